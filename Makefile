@@ -1,0 +1,33 @@
+# ShopOps — the commands a developer and CI use. `make help` lists them.
+CARGO ?= cargo
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: help run test test-services lint fmt bench openapi docker
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## serve on embedded defaults (SQLite in ./data, in-process cache) at :8080
+	$(CARGO) run --bin shopops -- serve
+
+test: ## unit + end-to-end tests on the embedded defaults (SQLite)
+	$(CARGO) test --workspace --no-fail-fast
+
+test-services: ## the same suite against PostgreSQL and Redis on 127.0.0.1
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(CARGO) test --workspace --no-fail-fast
+
+lint: ## formatting and clippy, warnings are errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+bench: ## release build: start-to-ready time and idle memory (docs/performance.md)
+	$(CARGO) build --release --bin shopops
+	scripts/bench-startup.sh
+
+openapi: ## write the OpenAPI document to openapi.json
+	$(CARGO) run --quiet --bin shopops -- openapi > openapi.json

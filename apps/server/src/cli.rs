@@ -1,0 +1,165 @@
+//! Command-line interface: `serve` (default), `migrate`, `admin`, `openapi`, `audit`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sea_orm::DatabaseConnection;
+use shopops_kernel::config::Config;
+use shopops_kernel::{audit, db, identity, telemetry, Kernel};
+use shopops_migrations::{Migrator, MigratorTrait};
+use utoipa::OpenApi;
+
+#[derive(Parser)]
+#[command(
+    name = "shopops",
+    version,
+    about = "ShopOps: e-commerce seller operations server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply, roll back or list database migrations.
+    Migrate {
+        #[arg(value_enum, default_value = "up")]
+        action: MigrateAction,
+    },
+    /// Administer users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI document (JSON).
+    Openapi,
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MigrateAction {
+    Up,
+    Down,
+    Status,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from the first line of stdin.
+    Create {
+        /// Create a platform superadmin (the only kind this command creates).
+        #[arg(long, required = true)]
+        superadmin: bool,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every tenant's hash chain; exit 1 at the first broken link.
+    Verify,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::serve::serve(config).await,
+        Command::Openapi => {
+            println!("{}", openapi_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { action } => migrate(&config, action).await,
+        Command::Admin {
+            command: AdminCommand::Create { username, .. },
+        } => create_superadmin(config, &username).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(&config).await,
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(1)
+    })
+}
+
+pub fn openapi_json() -> String {
+    shopops_kernel::ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+async fn connect_migrated(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let conn = db::connect(config).await?;
+    Migrator::up(&conn, None).await?;
+    Ok(conn)
+}
+
+async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<ExitCode> {
+    let conn = db::connect(config).await?;
+    match action {
+        MigrateAction::Up => {
+            Migrator::up(&conn, None).await?;
+            println!("migrations applied");
+        }
+        MigrateAction::Down => {
+            Migrator::down(&conn, Some(1)).await?;
+            println!("last migration rolled back");
+        }
+        MigrateAction::Status => {
+            let applied = Migrator::get_applied_migrations(&conn).await?;
+            let pending = Migrator::get_pending_migrations(&conn).await?;
+            for m in applied {
+                println!("applied  {}", m.name());
+            }
+            for m in pending {
+                println!("pending  {}", m.name());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create_superadmin(config: Config, username: &str) -> anyhow::Result<ExitCode> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let conn = connect_migrated(&config).await?;
+    let kernel = Kernel::build(config, conn).await?;
+    match identity::users::create_superadmin(&kernel, username, password).await {
+        Ok(user) => {
+            println!("created superadmin {} (id {})", user.username, user.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {}: {} {}", e.code, e.message, e.details);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let conn = db::connect(config).await?;
+    let report = audit::verify(&conn).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.broken.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,59 @@
+//! Database migrations for every backend (SQLite and PostgreSQL run the same files).
+//! One file per change, named `m<date>_<n>_<module>_<what>.rs`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_kernel_identity;
+mod m20261121_000002_kernel_audit_idempotency;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_kernel_identity::Migration),
+            Box::new(m20261121_000002_kernel_audit_idempotency::Migration),
+        ]
+    }
+}
+
+/// Shorthands shared by the migration files.
+pub(crate) mod cols {
+    use sea_orm_migration::prelude::*;
+
+    pub fn id(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .big_integer()
+            .not_null()
+            .auto_increment()
+            .primary_key()
+            .to_owned()
+    }
+
+    pub fn big(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).big_integer().not_null().to_owned()
+    }
+
+    pub fn text(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).string().not_null().to_owned()
+    }
+
+    pub fn text_null(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name).string().null().to_owned()
+    }
+
+    pub fn time(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .timestamp_with_time_zone()
+            .not_null()
+            .to_owned()
+    }
+
+    pub fn time_null(name: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(name)
+            .timestamp_with_time_zone()
+            .null()
+            .to_owned()
+    }
+}

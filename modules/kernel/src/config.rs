@@ -1,0 +1,310 @@
+//! Typed, layered configuration: built-in defaults < optional TOML file < environment.
+//!
+//! Environment names are `SHOPOPS_<KEY>` (for example `SHOPOPS_BIND`), plus the
+//! conventional unprefixed `DATABASE_URL` and `REDIS_URL`. Every key is listed in
+//! `docs/configuration.md`. Secrets are held in [`SecretString`] so they never print.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, pretty otherwise.
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; empty means SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// Maximum pooled database connections (PostgreSQL; SQLite uses one writer).
+    pub database_max_connections: u32,
+    /// `redis://…`; empty means in-process cache, throttles and revocation lists.
+    pub redis_url: Option<SecretString>,
+    /// Prefix for every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// Run pending migrations when the server starts.
+    pub migrate_on_start: bool,
+    /// `user:password` — creates the superadmin at first start when no user exists.
+    pub bootstrap_admin: Option<SecretString>,
+    /// HS256 signing key for access tokens (≥ 32 bytes). Empty: a random key is
+    /// generated once and kept in the database, shared by every replica.
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub login_max_failures: u32,
+    pub login_lockout_secs: u64,
+    pub idempotency_ttl_secs: u64,
+    /// An in-flight idempotency key older than this is considered abandoned (crash).
+    pub idempotency_stale_secs: u64,
+    /// How often each replica checks the database for RBAC policy changes.
+    pub rbac_reload_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Base of `documentation_url` in error envelopes (the server serves `/docs/errors`).
+    pub error_docs_url: String,
+    pub log_format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,sqlx=warn`.
+    pub log_level: String,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+/// Built-in defaults: what `make run` uses with nothing configured.
+#[derive(Serialize)]
+struct Defaults {
+    bind: &'static str,
+    data_dir: &'static str,
+    database_max_connections: u32,
+    redis_prefix: &'static str,
+    migrate_on_start: bool,
+    access_token_ttl_secs: u64,
+    refresh_token_ttl_secs: u64,
+    login_max_failures: u32,
+    login_lockout_secs: u64,
+    idempotency_ttl_secs: u64,
+    idempotency_stale_secs: u64,
+    rbac_reload_secs: u64,
+    max_body_bytes: usize,
+    error_docs_url: &'static str,
+    log_format: LogFormat,
+    log_level: &'static str,
+    workers: usize,
+}
+
+const DEFAULTS: Defaults = Defaults {
+    bind: "0.0.0.0:8080",
+    data_dir: "./data",
+    database_max_connections: 20,
+    redis_prefix: "shopops:",
+    migrate_on_start: true,
+    access_token_ttl_secs: 15 * 60,
+    refresh_token_ttl_secs: 30 * 24 * 3600,
+    login_max_failures: 5,
+    login_lockout_secs: 15 * 60,
+    idempotency_ttl_secs: 24 * 3600,
+    idempotency_stale_secs: 60,
+    rbac_reload_secs: 5,
+    max_body_bytes: 1024 * 1024,
+    error_docs_url: "/docs/errors",
+    log_format: LogFormat::Auto,
+    log_level: "info,sqlx=warn,sea_orm=warn",
+    workers: 0,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file named by `SHOPOPS_CONFIG` (if any), then the
+    /// environment, and validates the result.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(DEFAULTS));
+        if let Ok(path) = std::env::var("SHOPOPS_CONFIG") {
+            if !std::path::Path::new(&path).exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "SHOPOPS_CONFIG points to {path}, which does not exist"
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::prefixed("SHOPOPS_").ignore(&["CONFIG"]));
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            // figment names the key and where its value came from; values of secret
+            // keys are never part of its messages for type errors on strings.
+            let key = e.path.join(".");
+            let env_name = if key.is_empty() {
+                String::new()
+            } else {
+                format!(" (env {})", env_name_for(&key))
+            };
+            ConfigError::Invalid(format!("key `{key}`{env_name}: {}", e.kind))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| {
+            Err(ConfigError::Invalid(format!(
+                "key `{key}` (env {}): {why}",
+                env_name_for(key)
+            )))
+        };
+        if let Some(url) = self.database_url.as_ref().map(|s| s.expose_secret().trim()) {
+            let known = ["postgres://", "postgresql://", "sqlite:"];
+            if !url.is_empty() && !known.iter().any(|p| url.starts_with(p)) {
+                return bad(
+                    "database_url",
+                    "must start with postgres://, postgresql:// or sqlite:",
+                );
+            }
+        }
+        if let Some(url) = self.redis_url.as_ref().map(|s| s.expose_secret().trim()) {
+            let known = ["redis://", "rediss://"];
+            if !url.is_empty() && !known.iter().any(|p| url.starts_with(p)) {
+                return bad("redis_url", "must start with redis:// or rediss://");
+            }
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if !secret.expose_secret().is_empty() && secret.expose_secret().len() < 32 {
+                return bad("jwt_secret", "must be at least 32 bytes");
+            }
+        }
+        if let Some(admin) = &self.bootstrap_admin {
+            let admin = admin.expose_secret();
+            if !admin.is_empty() {
+                match admin.split_once(':') {
+                    Some((user, pass)) if !user.is_empty() && pass.len() >= 8 => {}
+                    _ => {
+                        return bad(
+                            "bootstrap_admin",
+                            "must be `username:password` with a password of at least 8 characters",
+                        )
+                    }
+                }
+            }
+        }
+        if self.access_token_ttl_secs == 0 {
+            return bad("access_token_ttl_secs", "must be greater than 0");
+        }
+        if self.refresh_token_ttl_secs <= self.access_token_ttl_secs {
+            return bad(
+                "refresh_token_ttl_secs",
+                "must be longer than access_token_ttl_secs",
+            );
+        }
+        if self.login_max_failures == 0 {
+            return bad("login_max_failures", "must be greater than 0");
+        }
+        if self.idempotency_ttl_secs < 3600 {
+            return bad("idempotency_ttl_secs", "must be at least 3600");
+        }
+        if self.rbac_reload_secs == 0 {
+            return bad("rbac_reload_secs", "must be greater than 0");
+        }
+        if self.max_body_bytes < 1024 {
+            return bad("max_body_bytes", "must be at least 1024");
+        }
+        if self.database_max_connections == 0 {
+            return bad("database_max_connections", "must be greater than 0");
+        }
+        Ok(())
+    }
+
+    /// The database URL in use: the configured one, or SQLite in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        match self.database_url.as_ref().map(|s| s.expose_secret().trim()) {
+            Some(url) if !url.is_empty() => url.to_string(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("shopops.db").display()
+            ),
+        }
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url
+            .as_ref()
+            .map(|s| s.expose_secret().trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.effective_database_url().starts_with("sqlite:")
+    }
+}
+
+/// The environment variable that sets a key.
+pub fn env_name_for(key: &str) -> String {
+    match key {
+        "database_url" => "DATABASE_URL".into(),
+        "redis_url" => "REDIS_URL".into(),
+        other => format!("SHOPOPS_{}", other.to_ascii_uppercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(DEFAULTS));
+        for (k, v) in pairs {
+            figment = figment.merge((*k, *v));
+        }
+        Config::from_figment(figment)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let c = with(&[]).expect("defaults valid");
+        assert_eq!(c.bind.port(), 8080);
+        assert!(c.is_sqlite());
+        assert!(c
+            .effective_database_url()
+            .ends_with("data/shopops.db?mode=rwc"));
+        assert!(c.redis_url().is_none());
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_lockout_secs, 900);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_env_variable() {
+        let err = with(&[("login_max_failures", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("login_max_failures"), "{err}");
+        assert!(err.contains("SHOPOPS_LOGIN_MAX_FAILURES"), "{err}");
+
+        let err = with(&[("database_url", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = with(&[
+            ("jwt_secret", "0123456789abcdef0123456789abcdef-very-secret"),
+            ("database_url", "postgres://u:hunter2@db/x"),
+        ])
+        .expect("valid");
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("very-secret"));
+        assert!(!printed.contains("hunter2"));
+        let err = with(&[("jwt_secret", "short-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn bootstrap_admin_must_be_user_colon_password() {
+        assert!(with(&[("bootstrap_admin", "root")]).is_err());
+        assert!(with(&[("bootstrap_admin", "root:short")]).is_err());
+        assert!(with(&[("bootstrap_admin", "root:long-enough")]).is_ok());
+    }
+}

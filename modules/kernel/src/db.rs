@@ -1,0 +1,118 @@
+//! Database connection for both backends, and the kernel's key/value settings.
+
+use std::time::Duration;
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Set,
+    Statement,
+};
+
+use crate::config::Config;
+use crate::entities::kernel_setting;
+
+/// Connects to the configured database. SQLite gets WAL, a busy timeout and a single
+/// connection: SQLite allows one writer at a time, and one connection turns what
+/// would be `SQLITE_BUSY` failures under concurrency into an orderly queue.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let url = config.effective_database_url();
+    if config.is_sqlite() && config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    if config.is_sqlite() {
+        options.max_connections(1).min_connections(1);
+    } else {
+        options
+            .max_connections(config.database_max_connections)
+            .min_connections(1);
+    }
+    let db = Database::connect(options).await?;
+    if config.is_sqlite() {
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA foreign_keys = ON",
+        ] {
+            db.execute(Statement::from_string(db.get_database_backend(), pragma))
+                .await?;
+        }
+    }
+    Ok(db)
+}
+
+/// `SELECT 1` with a deadline, for readiness.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), String> {
+    let probe = db.execute(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT 1",
+    ));
+    match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out after 2 s".into()),
+    }
+}
+
+pub async fn get_setting<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<String>, DbErr> {
+    Ok(kernel_setting::Entity::find_by_id(key.to_string())
+        .one(db)
+        .await?
+        .map(|m| m.value))
+}
+
+/// Stores `value` under `key` unless the key already exists; returns the stored value.
+/// Replicas racing to create the same setting all end up with the first one's value.
+pub async fn get_or_init_setting<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    value: &str,
+) -> Result<String, DbErr> {
+    let row = kernel_setting::ActiveModel {
+        key: Set(key.to_string()),
+        value: Set(value.to_string()),
+        updated_at: Set(chrono::Utc::now()),
+    };
+    kernel_setting::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(kernel_setting::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(db)
+        .await?;
+    get_setting(db, key)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(key.to_string()))
+}
+
+pub async fn set_setting<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Result<(), DbErr> {
+    let row = kernel_setting::ActiveModel {
+        key: Set(key.to_string()),
+        value: Set(value.to_string()),
+        updated_at: Set(chrono::Utc::now()),
+    };
+    kernel_setting::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(kernel_setting::Column::Key)
+                .update_columns([
+                    kernel_setting::Column::Value,
+                    kernel_setting::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}

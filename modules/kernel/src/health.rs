@@ -1,0 +1,109 @@
+//! Probes: `GET /healthz` (liveness: the process answers) and `GET /readyz`
+//! (readiness: every configured dependency answers; 503 naming the ones that fail).
+
+use std::time::Instant;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use crate::context::Kernel;
+use crate::db;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `ok`.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyCheck {
+    /// `up` or `down`.
+    pub status: &'static str,
+    pub latency_ms: f64,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    pub checks: BTreeMap<String, DependencyCheck>,
+    /// Names of the dependencies that are down.
+    pub failed: Vec<String>,
+}
+
+/// Liveness: answers while the process can serve HTTP. Never checks dependencies.
+#[utoipa::path(get, path = "/healthz", tag = "probes", responses((status = 200, body = Liveness)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+fn check(started: Instant, result: Result<(), String>) -> DependencyCheck {
+    let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+    match result {
+        Ok(()) => DependencyCheck {
+            status: "up",
+            latency_ms,
+            error: None,
+        },
+        Err(error) => DependencyCheck {
+            status: "down",
+            latency_ms,
+            error: Some(error),
+        },
+    }
+}
+
+/// Readiness: 200 when the database (and Redis, when configured) answer; 503 naming
+/// the failed dependency otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness))
+)]
+pub async fn readyz(kernel: web::Data<Kernel>) -> HttpResponse {
+    let mut checks = BTreeMap::new();
+    let started = Instant::now();
+    checks.insert(
+        "database".to_string(),
+        check(started, db::ping(&kernel.db).await),
+    );
+    if let Some(redis) = &kernel.cache.redis {
+        let started = Instant::now();
+        let result = redis.ping().await.map_err(|e| e.to_string());
+        checks.insert("redis".to_string(), check(started, result));
+    }
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|(_, c)| c.status != "up")
+        .map(|(name, _)| name.clone())
+        .collect();
+    let ready = failed.is_empty();
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        checks,
+        failed,
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        // A probe body, not an error envelope: Kubernetes and operators read `failed`.
+        let mut res = HttpResponse::ServiceUnavailable().json(body);
+        res.extensions_mut().insert(ProbeBody);
+        res
+    }
+}
+
+/// Marks a probe response whose body must be kept as it is (not turned into an
+/// error envelope).
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeBody;

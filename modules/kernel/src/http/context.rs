@@ -1,0 +1,361 @@
+//! The outermost middleware: gives each request an id, renders every failure into the
+//! envelope of seed 001, turns a panic into a 500 envelope instead of a dropped
+//! connection, and writes one access-log line per request.
+
+use std::future::{ready, Ready};
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_util::FutureExt;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::error::{body_for_status, internal_with_id, new_error_id, ErrorBody};
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id: the caller's `X-Request-Id` when it is sane, a new UUID otherwise.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Who sent the request, for audit records.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequest for RequestContext {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let ip = req.peer_addr().map(|a| a.ip().to_string());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect());
+        ready(Ok(RequestContext {
+            request_id,
+            ip,
+            user_agent,
+        }))
+    }
+}
+
+/// Settings the middleware needs; registered as app data by the server.
+#[derive(Debug, Clone)]
+pub struct EnvelopeSettings {
+    pub error_docs_url: String,
+}
+
+fn accept_request_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then(|| s.to_string())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(accept_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let docs_url = req
+        .app_data::<actix_web::web::Data<EnvelopeSettings>>()
+        .map(|s| s.error_docs_url.clone())
+        .unwrap_or_else(|| "/docs/errors".into());
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+
+    let span =
+        tracing::info_span!("http", request_id = %request_id, method = %method, path = %path);
+    let outcome = AssertUnwindSafe(next.call(req))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
+
+    // Errors that escaped the handler (or a panic) have no request left to build a
+    // ServiceResponse with; they leave as a pre-rendered envelope instead.
+    let mut res = match outcome {
+        Ok(Ok(res)) => res.map_into_boxed_body(),
+        Ok(Err(err)) => {
+            let response = err.error_response();
+            return Err(pre_render(&span, response, &request_id, &docs_url, started));
+        }
+        Err(panic) => {
+            let error_id = new_error_id();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            span.in_scope(
+                || tracing::error!(error_id = %error_id, panic = %what, "handler panicked"),
+            );
+            let response = internal_with_id(error_id).error_response();
+            return Err(pre_render(&span, response, &request_id, &docs_url, started));
+        }
+    };
+
+    let status = res.status();
+    let is_probe = res
+        .response()
+        .extensions()
+        .get::<crate::health::ProbeBody>()
+        .is_some();
+    if (status.is_client_error() || status.is_server_error()) && !is_probe {
+        res = render_envelope(res, &request_id, &docs_url);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    access_log(&span, status, started);
+    Ok(res)
+}
+
+fn access_log(span: &tracing::Span, status: actix_web::http::StatusCode, started: Instant) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), latency_ms, "request");
+        } else {
+            tracing::info!(status = status.as_u16(), latency_ms, "request");
+        }
+    });
+}
+
+/// An error response already rendered as an envelope, returned as the middleware's
+/// error; actix sends its `error_response` as it is.
+#[derive(Debug)]
+struct PreRendered(std::cell::RefCell<Option<HttpResponse>>);
+
+impl std::fmt::Display for PreRendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("pre-rendered error response")
+    }
+}
+
+impl ResponseError for PreRendered {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.0
+            .borrow()
+            .as_ref()
+            .map(|r| r.status())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| HttpResponse::InternalServerError().finish())
+    }
+}
+
+fn pre_render(
+    span: &tracing::Span,
+    response: HttpResponse,
+    request_id: &str,
+    docs_url: &str,
+    started: Instant,
+) -> Error {
+    let status = response.status();
+    let mut rendered = envelope_response(&response, request_id, docs_url);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        rendered.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    access_log(span, status, started);
+    PreRendered(std::cell::RefCell::new(Some(rendered))).into()
+}
+
+fn render_envelope(
+    res: ServiceResponse<BoxBody>,
+    request_id: &str,
+    docs_url: &str,
+) -> ServiceResponse<BoxBody> {
+    let new = envelope_response(res.response(), request_id, docs_url);
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, new)
+}
+
+/// Renders the envelope for an error response, keeping headers such as Retry-After.
+fn envelope_response<B>(old: &HttpResponse<B>, request_id: &str, docs_url: &str) -> HttpResponse {
+    let status = old.status();
+    let body = old
+        .extensions()
+        .get::<ErrorBody>()
+        .cloned()
+        .unwrap_or_else(|| body_for_status(status));
+    let envelope = json!({
+        "success": false,
+        "error": {
+            "code": body.code,
+            "message": body.message,
+            "details": body.details,
+            "request_id": request_id,
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "documentation_url": format!("{docs_url}#{}", body.code.to_ascii_lowercase()),
+        }
+    });
+    let mut new = HttpResponse::build(status).json(envelope);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+    use crate::http::extract;
+    use actix_web::{middleware::from_fn, test, web, App};
+
+    async fn panics() -> HttpResponse {
+        panic!("secret internals: db password is hunter2")
+    }
+
+    async fn fails() -> Result<HttpResponse, AppError> {
+        Err(AppError::conflict("SOMETHING_TAKEN", "taken"))
+    }
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        n: u32,
+    }
+
+    async fn takes_json(_: web::Json<Body>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    macro_rules! app {
+        () => {
+            test::init_service(
+                App::new()
+                    .wrap(from_fn(request_context))
+                    .app_data(extract::json_config(64))
+                    .route("/panic", web::get().to(panics))
+                    .route("/fail", web::get().to(fails))
+                    .route("/json", web::post().to(takes_json)),
+            )
+            .await
+        };
+    }
+
+    /// Calls the app the way the HTTP dispatcher does: an error the middleware returns
+    /// is sent as its `error_response`.
+    async fn call(
+        app: &impl actix_web::dev::Service<
+            actix_http::Request,
+            Response = ServiceResponse<BoxBody>,
+            Error = Error,
+        >,
+        req: actix_http::Request,
+    ) -> (u16, Option<String>, serde_json::Value) {
+        let res = match test::try_call_service(app, req).await {
+            Ok(res) => res.into_parts().1,
+            Err(err) => err.error_response(),
+        };
+        let status = res.status().as_u16();
+        let rid = res
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = actix_web::body::to_bytes(res.into_body())
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            rid,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
+    #[actix_web::test]
+    async fn a_panic_becomes_a_500_envelope_without_internals() {
+        let app = app!();
+        let (status, rid, body) =
+            call(&app, test::TestRequest::get().uri("/panic").to_request()).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(body["error"]["request_id"].as_str(), rid.as_deref());
+        assert!(body["error"]["details"]["error_id"].is_string());
+        assert!(!body.to_string().contains("hunter2"));
+        // The server keeps serving after the panic.
+        let (status, _, _) = call(&app, test::TestRequest::get().uri("/fail").to_request()).await;
+        assert_eq!(status, 409);
+    }
+
+    #[actix_web::test]
+    async fn incoming_request_id_is_echoed_in_header_and_envelope() {
+        let app = app!();
+        let req = test::TestRequest::get()
+            .uri("/fail")
+            .insert_header(("X-Request-Id", "abc-123"))
+            .to_request();
+        let (_, rid, body) = call(&app, req).await;
+        assert_eq!(rid.as_deref(), Some("abc-123"));
+        assert_eq!(body["error"]["code"], "SOMETHING_TAKEN");
+        assert_eq!(body["error"]["request_id"], "abc-123");
+        assert_eq!(
+            body["error"]["documentation_url"],
+            "/docs/errors#something_taken"
+        );
+    }
+
+    #[actix_web::test]
+    async fn an_unsafe_request_id_is_replaced() {
+        let app = app!();
+        let req = test::TestRequest::get()
+            .uri("/fail")
+            .insert_header(("X-Request-Id", "<script>"))
+            .to_request();
+        let (_, rid, _) = call(&app, req).await;
+        let rid = rid.unwrap_or_default();
+        assert!(uuid::Uuid::parse_str(&rid).is_ok(), "{rid}");
+    }
+
+    #[actix_web::test]
+    async fn unknown_routes_and_oversize_bodies_get_envelopes() {
+        let app = app!();
+        let (status, _, body) =
+            call(&app, test::TestRequest::get().uri("/nope").to_request()).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], "ROUTE_NOT_FOUND");
+
+        let req = test::TestRequest::post()
+            .uri("/json")
+            .insert_header(("content-type", "application/json"))
+            .set_payload(format!("{{\"n\": 1, \"pad\": \"{}\"}}", "x".repeat(200)))
+            .to_request();
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 413);
+        assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+    }
+}

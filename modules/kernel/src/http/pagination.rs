@@ -1,0 +1,153 @@
+//! Cursor pagination: `?limit=&cursor=` in, `{data, next_cursor, has_more}` out.
+//!
+//! The cursor is opaque to clients (base64url of the last row's key); lists are ordered
+//! by a unique, increasing id, so a page never repeats or skips a row when rows are
+//! added between calls.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_LIMIT: u64 = 20;
+pub const MAX_LIMIT: u64 = 100;
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1..=100 (larger values are capped at 100). Default 20.
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A validated page request: fetch `limit + 1` rows after `after` to learn `has_more`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn resolve(&self) -> AppResult<PageRequest> {
+        let limit = match self.limit {
+            Some(0) => {
+                return Err(
+                    AppError::bad_request("INVALID_QUERY", "limit must be at least 1")
+                        .with_details(
+                            serde_json::json!({ "field": "limit", "min": 1, "max": MAX_LIMIT }),
+                        ),
+                )
+            }
+            Some(n) => n.min(MAX_LIMIT),
+            None => DEFAULT_LIMIT,
+        };
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(decode_cursor(c)?),
+        };
+        Ok(PageRequest { limit, after })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched rows; `key` gives a row's id.
+    pub fn from_rows(mut rows: Vec<T>, req: PageRequest, key: impl Fn(&T) -> i64) -> Self {
+        let has_more = rows.len() as u64 > req.limit;
+        rows.truncate(req.limit as usize);
+        let next_cursor = if has_more {
+            rows.last().map(|r| encode_cursor(key(r)))
+        } else {
+            None
+        };
+        Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+        }
+    }
+}
+
+pub fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> AppResult<i64> {
+    let invalid = || {
+        AppError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+            .with_details(serde_json::json!({ "field": "cursor" }))
+    };
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    text.strip_prefix("v1:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert_eq!(decode_cursor("!!!").unwrap_err().code, "INVALID_CURSOR");
+        assert_eq!(
+            decode_cursor(&URL_SAFE_NO_PAD.encode("v2:1"))
+                .unwrap_err()
+                .code,
+            "INVALID_CURSOR"
+        );
+    }
+
+    #[test]
+    fn limit_is_capped_and_zero_rejected() {
+        let q = PageQuery {
+            limit: Some(1000),
+            cursor: None,
+        };
+        assert_eq!(q.resolve().unwrap().limit, 100);
+        let q = PageQuery {
+            limit: Some(0),
+            cursor: None,
+        };
+        assert!(q.resolve().is_err());
+        assert_eq!(PageQuery::default().resolve().unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn has_more_comes_from_the_extra_row() {
+        let req = PageRequest {
+            limit: 2,
+            after: None,
+        };
+        let page = Page::from_rows(vec![1, 2, 3], req, |r| *r);
+        assert_eq!(page.data, vec![1, 2]);
+        assert!(page.has_more);
+        assert_eq!(
+            decode_cursor(page.next_cursor.as_deref().unwrap()).unwrap(),
+            2
+        );
+        let page = Page::from_rows(vec![1, 2], req, |r| *r);
+        assert!(!page.has_more);
+        assert!(page.next_cursor.is_none());
+    }
+}

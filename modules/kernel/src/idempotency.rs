@@ -1,0 +1,318 @@
+//! Idempotent writes: one helper every module uses for a write that must not happen
+//! twice.
+//!
+//! [`execute`] runs the write in one database transaction. With an
+//! `Idempotency-Key`, the key is claimed first (a row `in_progress`, committed on its
+//! own so concurrent duplicates see it), and the response is stored in the *same*
+//! transaction as the write, so a stored response exists exactly when the write does.
+//! - same key, same body: the stored status and body are replayed;
+//! - same key, other body: 422 `IDEMPOTENCY_KEY_REUSED`;
+//! - same key while the first is in flight: 409 `IDEMPOTENCY_KEY_IN_PROGRESS`;
+//! - a validation failure (400/422) or a server error is not stored: fix and retry;
+//! - other refusals (403, 404, 409, …) are stored and replayed like successes.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::auth::tokens::sha256_hex;
+use crate::auth::Principal;
+use crate::context::Kernel;
+use crate::entities::idempotency_key;
+use crate::error::{is_unique_violation, AppError, AppResult};
+
+pub const HEADER: &str = "Idempotency-Key";
+const MAX_KEY_LEN: usize = 255;
+
+/// A claimed key, to be completed inside the write's transaction.
+struct Claim {
+    id: i64,
+}
+
+/// What a caller's `Idempotency-Key` applies to.
+pub struct IdempotencyRequest {
+    scope: String,
+    key: String,
+    request_hash: String,
+}
+
+impl IdempotencyRequest {
+    /// Reads the header; `None` when the caller sent none. `route` names the operation
+    /// (e.g. `POST /api/v1/users`), so one key cannot replay across operations.
+    pub fn from_request(
+        req: &actix_web::HttpRequest,
+        principal: &Principal,
+        route: &str,
+        body: &impl Serialize,
+    ) -> AppResult<Option<Self>> {
+        let Some(value) = req.headers().get(HEADER) else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "INVALID_IDEMPOTENCY_KEY",
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                )
+            })?;
+        Ok(Some(Self::new(
+            format!("{}:{}:{route}", principal.tenant_id, principal.user_id),
+            key.to_string(),
+            body,
+        )))
+    }
+
+    pub fn new(scope: String, key: String, body: &impl Serialize) -> Self {
+        // serde_json sorts object keys, so equal bodies hash equal whatever their order.
+        let canonical = serde_json::to_value(body)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        Self {
+            scope,
+            key,
+            request_hash: sha256_hex(&canonical),
+        }
+    }
+}
+
+/// What a write produced: the status and JSON body to send (and to store).
+pub struct WriteOutcome {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl WriteOutcome {
+    pub fn new(status: StatusCode, body: &impl Serialize) -> AppResult<Self> {
+        Ok(Self {
+            status,
+            body: serde_json::to_value(body).map_err(AppError::internal)?,
+        })
+    }
+
+    fn into_response(self) -> HttpResponse {
+        if self.status == StatusCode::NO_CONTENT {
+            return HttpResponse::NoContent().finish();
+        }
+        HttpResponse::build(self.status).json(self.body)
+    }
+}
+
+/// Runs `work` in one transaction, idempotently when `idem` is given.
+pub async fn execute<F>(
+    kernel: &Kernel,
+    idem: Option<IdempotencyRequest>,
+    work: F,
+) -> AppResult<HttpResponse>
+where
+    F: AsyncFnOnce(&DatabaseTransaction) -> AppResult<WriteOutcome>,
+{
+    let db = &kernel.db;
+    let Some(idem) = idem else {
+        let txn = db.begin().await?;
+        let outcome = work(&txn).await?;
+        txn.commit().await?;
+        return Ok(outcome.into_response());
+    };
+    let claim = match claim(kernel, &idem).await? {
+        Claimed::Fresh(claim) => claim,
+        Claimed::Replay(response) => return Ok(response),
+    };
+    let txn = db.begin().await?;
+    match work(&txn).await {
+        Ok(outcome) => {
+            store(&txn, &claim, outcome.status, &json!({ "ok": outcome.body })).await?;
+            txn.commit().await?;
+            Ok(outcome.into_response())
+        }
+        Err(err) => {
+            txn.rollback().await?;
+            let retryable =
+                matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
+            if retryable {
+                idempotency_key::Entity::delete_by_id(claim.id)
+                    .exec(db)
+                    .await?;
+            } else {
+                let stored = json!({ "error": {
+                    "code": err.code, "message": err.message, "details": err.details
+                }});
+                store(db, &claim, err.status, &stored).await?;
+            }
+            Err(err)
+        }
+    }
+}
+
+enum Claimed {
+    Fresh(Claim),
+    Replay(HttpResponse),
+}
+
+async fn claim(kernel: &Kernel, idem: &IdempotencyRequest) -> AppResult<Claimed> {
+    let db = &kernel.db;
+    let now = chrono::Utc::now();
+    let ttl = chrono::Duration::seconds(kernel.config.idempotency_ttl_secs as i64);
+    let row = idempotency_key::ActiveModel {
+        scope: Set(idem.scope.clone()),
+        idem_key: Set(idem.key.clone()),
+        request_hash: Set(idem.request_hash.clone()),
+        state: Set("in_progress".into()),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        ..Default::default()
+    };
+    match row.insert(db).await {
+        Ok(saved) => return Ok(Claimed::Fresh(Claim { id: saved.id })),
+        Err(e) if is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let existing = idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::Scope.eq(&idem.scope))
+        .filter(idempotency_key::Column::IdemKey.eq(&idem.key))
+        .one(db)
+        .await?
+        // Deleted between our insert and read (a failed first attempt): try once more.
+        .ok_or_else(|| in_progress(&idem.key))?;
+
+    if existing.expires_at <= now {
+        // An expired key is a new key: take the row over.
+        return take_over(db, &existing, idem, now, ttl).await;
+    }
+    if existing.request_hash != idem.request_hash {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with a different request body",
+        )
+        .with_details(json!({ "idempotency_key": idem.key })));
+    }
+    if existing.state == "in_progress" {
+        let stale = chrono::Duration::seconds(kernel.config.idempotency_stale_secs as i64);
+        if existing.created_at + stale <= now {
+            // The first attempt died before finishing (its transaction never committed).
+            return take_over(db, &existing, idem, now, ttl).await;
+        }
+        return Err(in_progress(&idem.key));
+    }
+    Ok(Claimed::Replay(replay(&existing)?))
+}
+
+async fn take_over(
+    db: &DatabaseConnection,
+    existing: &idempotency_key::Model,
+    idem: &IdempotencyRequest,
+    now: chrono::DateTime<chrono::Utc>,
+    ttl: chrono::Duration,
+) -> AppResult<Claimed> {
+    // Conditional on the row being unchanged, so two takers cannot both win.
+    let updated = idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::State, Expr::value("in_progress"))
+        .col_expr(
+            idempotency_key::Column::RequestHash,
+            Expr::value(idem.request_hash.clone()),
+        )
+        .col_expr(
+            idempotency_key::Column::ResponseStatus,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(
+            idempotency_key::Column::ResponseBody,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now))
+        .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(now + ttl))
+        .filter(idempotency_key::Column::Id.eq(existing.id))
+        .filter(idempotency_key::Column::CreatedAt.eq(existing.created_at))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 1 {
+        Ok(Claimed::Fresh(Claim { id: existing.id }))
+    } else {
+        Err(in_progress(&idem.key))
+    }
+}
+
+fn in_progress(key: &str) -> AppError {
+    AppError::conflict(
+        "IDEMPOTENCY_KEY_IN_PROGRESS",
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+    )
+    .with_details(json!({ "idempotency_key": key, "retry_after": 1 }))
+}
+
+async fn store<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    claim: &Claim,
+    status: StatusCode,
+    body: &Value,
+) -> AppResult<()> {
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::State, Expr::value("completed"))
+        .col_expr(
+            idempotency_key::Column::ResponseStatus,
+            Expr::value(status.as_u16() as i32),
+        )
+        .col_expr(
+            idempotency_key::Column::ResponseBody,
+            Expr::value(body.to_string()),
+        )
+        .filter(idempotency_key::Column::Id.eq(claim.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn replay(row: &idempotency_key::Model) -> AppResult<HttpResponse> {
+    let status = row
+        .response_status
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .ok_or_else(|| AppError::internal("stored idempotent response has no status"))?;
+    let body: Value = row
+        .response_body
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(AppError::internal)?
+        .unwrap_or(Value::Null);
+    if let Some(error) = body.get("error") {
+        let code = error["code"]
+            .as_str()
+            .unwrap_or("INTERNAL_SERVER_ERROR")
+            .to_string();
+        let mut err = AppError::new(status, "", error["message"].as_str().unwrap_or_default());
+        err.code = Cow::Owned(code);
+        err.details = error["details"].clone();
+        return Err(err);
+    }
+    let mut response = WriteOutcome {
+        status,
+        body: body.get("ok").cloned().unwrap_or(Value::Null),
+    }
+    .into_response();
+    response.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("idempotent-replayed"),
+        actix_web::http::header::HeaderValue::from_static("true"),
+    );
+    Ok(response)
+}
+
+/// Deletes keys past their retention; run on a schedule.
+pub async fn purge_expired(db: &DatabaseConnection) -> AppResult<u64> {
+    let deleted = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::ExpiresAt.lt(chrono::Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}

@@ -1,0 +1,193 @@
+//! Role-based access control with casbin (RBAC with domains; a domain is a tenant).
+//!
+//! The database is the source of truth: `role_permissions` (role → `module:action`)
+//! and `user_roles` (user → role in a tenant; tenant 0 = every tenant, for
+//! superadmins). Each replica builds a casbin enforcer from those rows and swaps it in
+//! whole; a change anywhere writes a new `rbac_version`, which every replica polls, so
+//! a role granted on one replica is enforced by all within `rbac_reload_secs`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
+
+use crate::db;
+use crate::entities::{role_permission, user_role};
+
+pub const ROLES: &[&str] = &["superadmin", "admin", "agent", "viewer"];
+/// Roles that exist inside a tenant; `superadmin` belongs to the platform.
+pub const TENANT_ROLES: &[&str] = &["admin", "agent", "viewer"];
+const VERSION_KEY: &str = "rbac_version";
+const ALL_DOMAINS: &str = "*";
+
+const MODEL: &str = r#"
+[request_definition]
+r = sub, dom, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && r.obj == p.obj && r.act == p.act
+"#;
+
+struct Snapshot {
+    version: String,
+    enforcer: Enforcer,
+    role_permissions: HashMap<String, BTreeSet<String>>,
+    user_roles: HashMap<i64, BTreeSet<String>>,
+}
+
+#[derive(Clone)]
+pub struct Rbac {
+    current: Arc<RwLock<Arc<Snapshot>>>,
+}
+
+fn subject(user_id: i64) -> String {
+    format!("u:{user_id}")
+}
+
+fn domain(tenant_id: i64) -> String {
+    if tenant_id == 0 {
+        ALL_DOMAINS.to_string()
+    } else {
+        format!("t:{tenant_id}")
+    }
+}
+
+impl Rbac {
+    pub async fn load(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        let snapshot = build(db).await?;
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(snapshot))),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        // A poisoned lock only means a panic happened while swapping an Arc; the Arc
+        // inside is still whole.
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Rebuilds the enforcer from the database.
+    pub async fn reload(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let snapshot = Arc::new(build(db).await?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+        Ok(())
+    }
+
+    /// Reloads when another replica (or this one) changed the policies.
+    pub async fn reload_if_changed(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
+        let stored = db::get_setting(db, VERSION_KEY).await?.unwrap_or_default();
+        if stored == self.snapshot().version {
+            return Ok(false);
+        }
+        self.reload(db).await?;
+        Ok(true)
+    }
+
+    /// Does the user hold `permission` (`module:action`) in the tenant?
+    pub fn allows(&self, user_id: i64, tenant_id: i64, permission: &str) -> bool {
+        let Some((obj, act)) = permission.split_once(':') else {
+            return false;
+        };
+        self.snapshot()
+            .enforcer
+            .enforce((subject(user_id), domain(tenant_id), obj, act))
+            .unwrap_or(false)
+    }
+
+    pub fn roles_of(&self, user_id: i64) -> Vec<String> {
+        self.snapshot()
+            .user_roles
+            .get(&user_id)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn permissions_of(&self, user_id: i64) -> Vec<String> {
+        let snapshot = self.snapshot();
+        let mut all = BTreeSet::new();
+        for role in snapshot.user_roles.get(&user_id).into_iter().flatten() {
+            if let Some(perms) = snapshot.role_permissions.get(role) {
+                all.extend(perms.iter().cloned());
+            }
+        }
+        all.into_iter().collect()
+    }
+
+    pub fn permissions_of_role(&self, role: &str) -> Vec<String> {
+        self.snapshot()
+            .role_permissions
+            .get(role)
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Records that policies changed; call inside the transaction that changed them.
+pub async fn bump_version<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    // A fresh random value rather than a counter: two concurrent changes can never
+    // write the same version and hide one from the pollers.
+    db::set_setting(db, VERSION_KEY, &uuid::Uuid::new_v4().to_string()).await
+}
+
+async fn build(db: &DatabaseConnection) -> Result<Snapshot, DbErr> {
+    let version = db::get_setting(db, VERSION_KEY).await?.unwrap_or_default();
+    let permissions = role_permission::Entity::find().all(db).await?;
+    let assignments = user_role::Entity::find().all(db).await?;
+
+    let mut role_permissions: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut policies = Vec::with_capacity(permissions.len());
+    for row in permissions {
+        if let Some((obj, act)) = row.permission.split_once(':') {
+            policies.push(vec![row.role.clone(), obj.to_string(), act.to_string()]);
+        }
+        role_permissions
+            .entry(row.role)
+            .or_default()
+            .insert(row.permission);
+    }
+    let mut user_roles: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    let mut groupings = Vec::with_capacity(assignments.len());
+    for row in assignments {
+        groupings.push(vec![
+            subject(row.user_id),
+            row.role.clone(),
+            domain(row.tenant_id),
+        ]);
+        user_roles.entry(row.user_id).or_default().insert(row.role);
+    }
+
+    let casbin_err = |e: casbin::Error| DbErr::Custom(format!("casbin: {e}"));
+    let model = DefaultModel::from_str(MODEL).await.map_err(casbin_err)?;
+    let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+        .await
+        .map_err(casbin_err)?;
+    enforcer.enable_auto_save(false);
+    if !policies.is_empty() {
+        enforcer.add_policies(policies).await.map_err(casbin_err)?;
+    }
+    if !groupings.is_empty() {
+        enforcer
+            .add_grouping_policies(groupings)
+            .await
+            .map_err(casbin_err)?;
+    }
+    Ok(Snapshot {
+        version,
+        enforcer,
+        role_permissions,
+        user_roles,
+    })
+}

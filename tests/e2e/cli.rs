@@ -1,0 +1,69 @@
+//! The operator commands: config errors, admin create, migrate status, openapi.
+
+use crate::support::{run_cli, Server, Store};
+
+#[tokio::test]
+async fn a_bad_config_value_stops_start_with_a_message_naming_the_key() {
+    let store = Store::new().await;
+    let mut cmd = crate::support::command(&store);
+    cmd.env("SHOPOPS_LOGIN_MAX_FAILURES", "many")
+        .env("SHOPOPS_JWT_SECRET", "short-secret-value");
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SHOPOPS_LOGIN_MAX_FAILURES") || err.contains("SHOPOPS_JWT_SECRET"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("short-secret-value"),
+        "a secret was printed: {err}"
+    );
+}
+
+#[tokio::test]
+async fn admin_create_migrate_status_and_openapi() {
+    let store = Store::new().await;
+    let (code, out, err) = run_cli(
+        &store,
+        &["admin", "create", "--superadmin", "--username", "ops"],
+        Some("ops-password-1\n"),
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("created superadmin ops"));
+    let (code, _, err) = run_cli(
+        &store,
+        &["admin", "create", "--superadmin", "--username", "ops"],
+        Some("ops-password-1\n"),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("USERNAME_TAKEN"), "{err}");
+
+    let (code, out, _) = run_cli(&store, &["migrate", "status"], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("applied  m20261121_000001_kernel_identity"),
+        "{out}"
+    );
+    assert!(!out.contains("pending"), "{out}");
+
+    let server = Server::start(&store).await;
+    assert_eq!(
+        server.login(None, "ops", "ops-password-1").await.status,
+        200
+    );
+
+    let (code, out, _) = run_cli(&store, &["openapi"], None);
+    assert_eq!(code, 0);
+    let printed: serde_json::Value = serde_json::from_str(&out).expect("openapi prints JSON");
+    let served: serde_json::Value = server
+        .http
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(printed, served);
+}

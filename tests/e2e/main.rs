@@ -1,0 +1,16 @@
+//! End-to-end tests: each starts the real `shopops` binary on a free port and speaks
+//! HTTP to it. SQLite by default; PostgreSQL and Redis when `TEST_DATABASE_URL` and
+//! `TEST_REDIS_URL` are set (`make test-services`).
+
+// A failed unwrap is a failed test here.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod audit;
+mod auth;
+mod cli;
+mod envelope;
+mod idempotency;
+mod readiness;
+mod tenancy;

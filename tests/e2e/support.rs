@@ -1,0 +1,379 @@
+//! Starting servers, fresh databases and HTTP helpers for the end-to-end tests.
+
+#![allow(dead_code)] // not every test file uses every helper
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{json, Value};
+
+pub const ROOT_USER: &str = "root";
+pub const ROOT_PASSWORD: &str = "root-password-e2e";
+pub const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef0123456789";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Where a test server keeps its data: a temp dir (SQLite) or a fresh PostgreSQL database.
+pub struct Store {
+    pub dir: tempfile::TempDir,
+    /// `DATABASE_URL` to give the server; None = SQLite in `dir`.
+    pub database_url: Option<String>,
+    pg_admin_url: Option<String>,
+    pg_db_name: Option<String>,
+    pub redis_prefix: String,
+}
+
+impl Store {
+    pub async fn new() -> Store {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let redis_prefix = format!("e2e:{}:", uuid::Uuid::new_v4().simple());
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            return Store {
+                dir,
+                database_url: None,
+                pg_admin_url: None,
+                pg_db_name: None,
+                redis_prefix,
+            };
+        };
+        let name = format!("shopops_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("connect TEST_DATABASE_URL");
+        admin
+            .execute(Statement::from_string(
+                admin.get_database_backend(),
+                format!("CREATE DATABASE {name}"),
+            ))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL ends in /dbname");
+        Store {
+            dir,
+            database_url: Some(format!("{base}/{name}")),
+            pg_admin_url: Some(admin_url),
+            pg_db_name: Some(name),
+            redis_prefix,
+        }
+    }
+
+    /// The URL a test uses to reach the same database directly.
+    pub fn direct_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rw",
+                self.dir.path().join("shopops.db").display()
+            )
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let (Some(url), Some(name)) = (self.pg_admin_url.take(), self.pg_db_name.take()) else {
+            return;
+        };
+        // Drop the database from a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                if let Ok(db) = Database::connect(&url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = db
+                        .execute(Statement::from_string(db.get_database_backend(), sql))
+                        .await;
+                }
+            });
+            Ok::<(), std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+pub struct Server {
+    pub base: String,
+    child: Child,
+    log_path: PathBuf,
+    _log_dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_shopops")
+}
+
+/// The environment every test server (and CLI call) gets for a store.
+pub fn base_env(store: &Store) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "SHOPOPS_DATA_DIR".to_string(),
+            store.dir.path().display().to_string(),
+        ),
+        (
+            "SHOPOPS_BOOTSTRAP_ADMIN".into(),
+            format!("{ROOT_USER}:{ROOT_PASSWORD}"),
+        ),
+        ("SHOPOPS_JWT_SECRET".into(), JWT_SECRET.into()),
+        ("SHOPOPS_LOG_FORMAT".into(), "json".into()),
+        ("SHOPOPS_WORKERS".into(), "2".into()),
+        ("SHOPOPS_REDIS_PREFIX".into(), store.redis_prefix.clone()),
+    ];
+    if let Some(url) = &store.database_url {
+        env.push(("DATABASE_URL".into(), url.clone()));
+    }
+    if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+        env.push(("REDIS_URL".into(), url));
+    }
+    env
+}
+
+pub fn command(store: &Store) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.envs(base_env(store));
+    cmd
+}
+
+impl Server {
+    pub async fn start(store: &Store) -> Server {
+        Server::start_with(store, &[]).await
+    }
+
+    /// Starts a server on `store` with extra environment (which wins over the base).
+    pub async fn start_with(store: &Store, extra: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log_dir = tempfile::tempdir().expect("log dir");
+        let log_path = log_dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut cmd = command(store);
+        cmd.env("SHOPOPS_BIND", format!("127.0.0.1:{port}"));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start shopops");
+        let server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log_path,
+            _log_dir: log_dir,
+            http: reqwest::Client::new(),
+        };
+        server.wait_live().await;
+        server
+    }
+
+    async fn wait_live(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become live; log:\n{}", self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::from_response(req.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn login(&self, tenant: Option<&str>, username: &str, password: &str) -> Reply {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(t) = tenant {
+            body["tenant"] = json!(t);
+        }
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(body))
+            .await
+    }
+
+    /// Signs in and returns the access token, failing the test otherwise.
+    pub async fn token(&self, tenant: Option<&str>, username: &str, password: &str) -> String {
+        let r = self.login(tenant, username, password).await;
+        assert_eq!(r.status, StatusCode::OK, "login {username}: {}", r.body);
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    pub async fn root_token(&self) -> String {
+        self.token(None, ROOT_USER, ROOT_PASSWORD).await
+    }
+
+    /// Creates a tenant with admin `admin`/`admin-password`; returns (tenant id, admin token).
+    pub async fn tenant(&self, root: &str, code: &str) -> (i64, String) {
+        let r = self
+            .post(
+                "/api/v1/tenants",
+                root,
+                json!({ "code": code, "name": format!("Tenant {code}"),
+                        "admin": { "username": "admin", "password": "admin-password" } }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_i64().expect("tenant id");
+        (id, self.token(Some(code), "admin", "admin-password").await)
+    }
+
+    /// Creates a user in the caller's tenant; returns its id.
+    pub async fn user(&self, admin: &str, username: &str, roles: &[&str]) -> i64 {
+        let r = self
+            .post(
+                "/api/v1/users",
+                admin,
+                json!({ "username": username, "password": "user-password", "roles": roles }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().expect("user id")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn from_response(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the seed-001 envelope: status, code, every field, and the request id
+    /// equal to the `X-Request-Id` header.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["success"], json!(false), "{}", self.body);
+        let error = &self.body["error"];
+        assert_eq!(error["code"], json!(code), "{}", self.body);
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
+        assert!(error["details"].is_object(), "{}", self.body);
+        let rid = self.header("x-request-id").expect("x-request-id header");
+        assert_eq!(error["request_id"], json!(rid));
+        let ts = error["timestamp"].as_str().expect("timestamp");
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        assert_eq!(
+            error["documentation_url"],
+            json!(format!("/docs/errors#{}", code.to_ascii_lowercase()))
+        );
+        &error["details"]
+    }
+}
+
+pub fn run_cli(store: &Store, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = command(store);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("run shopops");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait shopops");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
