@@ -149,18 +149,6 @@ impl From<sea_orm::DbErr> for AppError {
     }
 }
 
-impl<E: std::fmt::Display> From<sea_orm::TransactionError<E>> for AppError
-where
-    E: Into<AppError> + std::error::Error,
-{
-    fn from(err: sea_orm::TransactionError<E>) -> Self {
-        match err {
-            sea_orm::TransactionError::Connection(db) => db.into(),
-            sea_orm::TransactionError::Transaction(e) => e.into(),
-        }
-    }
-}
-
 fn is_unavailable(err: &sea_orm::DbErr) -> bool {
     matches!(
         err,

@@ -15,8 +15,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
 use crate::db;
 use crate::entities::{role_permission, user_role};
 
-pub const ROLES: &[&str] = &["superadmin", "admin", "agent", "viewer"];
-/// Roles that exist inside a tenant; `superadmin` belongs to the platform.
+/// Built-in roles: `superadmin` belongs to the platform, these exist inside a tenant.
 pub const TENANT_ROLES: &[&str] = &["admin", "agent", "viewer"];
 const VERSION_KEY: &str = "rbac_version";
 const ALL_DOMAINS: &str = "*";
