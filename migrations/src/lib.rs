@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_kernel_identity;
 mod m20261121_000002_kernel_audit_idempotency;
+mod m20261121_000003_kernel_ops_permissions;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_kernel_identity::Migration),
             Box::new(m20261121_000002_kernel_audit_idempotency::Migration),
+            Box::new(m20261121_000003_kernel_ops_permissions::Migration),
         ]
     }
 }

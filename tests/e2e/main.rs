@@ -12,5 +12,8 @@ mod auth;
 mod cli;
 mod envelope;
 mod idempotency;
+mod rate_limit;
 mod readiness;
+mod shutdown;
+mod telemetry;
 mod tenancy;

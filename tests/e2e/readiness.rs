@@ -1,27 +1,8 @@
 //! `/readyz` follows Redis: 503 naming it while it is down, 200 again when it returns.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, Server, Store};
-
-fn start_redis(port: u16) -> Child {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed for this test (.ci/run installs it)")
-}
+use crate::support::{free_port, start_redis, Server, Store};
 
 async fn wait_ready(server: &Server, want: u16) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -178,7 +178,7 @@ impl Server {
             child,
             log_path,
             _log_dir: log_dir,
-            http: reqwest::Client::new(),
+            http: http_client(),
         };
         server.wait_live().await;
         server
@@ -294,6 +294,18 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Waits for the process to exit by itself; its exit code, or None on timeout.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 impl Drop for Server {
@@ -301,6 +313,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+pub fn http_client() -> reqwest::Client {
+    shopops_kernel::outside::install_crypto_provider();
+    reqwest::Client::new()
 }
 
 pub struct Reply {
@@ -376,4 +393,29 @@ pub fn run_cli(store: &Store, args: &[&str], stdin: Option<&str>) -> (i32, Strin
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A Redis of the test's own, on `port`, that the test can stop and start.
+pub fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed for this test (.ci/run installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }

@@ -1,6 +1,8 @@
-//! `shopops serve`: migrate, build the kernel, bootstrap, schedule jobs, serve HTTP.
+//! `shopops serve`: migrate, build the kernel, bootstrap, schedule jobs, serve HTTP,
+//! and shut down gracefully on SIGTERM/SIGINT.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -8,8 +10,8 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use shopops_kernel::config::Config;
 use shopops_kernel::entities::user;
-use shopops_kernel::http::context::{request_context, EnvelopeSettings};
-use shopops_kernel::http::extract;
+use shopops_kernel::http::context::{request_context, HttpSettings};
+use shopops_kernel::http::{extract, rate_limit, security};
 use shopops_kernel::{db, identity, jobs, Kernel};
 use shopops_migrations::{Migrator, MigratorTrait};
 use utoipa::OpenApi;
@@ -26,30 +28,44 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let kernel = Kernel::build(config, conn).await?;
     bootstrap_admin(&kernel).await?;
 
-    tokio::spawn(jobs::rbac_reload_loop(kernel.clone()));
-    tokio::spawn(jobs::idempotency_purge_loop(kernel.clone()));
+    let jobs = vec![
+        tokio::spawn(jobs::rbac_reload(kernel.clone())),
+        tokio::spawn(jobs::idempotency_purge(kernel.clone())),
+    ];
 
     let config = kernel.config.clone();
-    let envelope = EnvelopeSettings {
+    let settings = HttpSettings {
         error_docs_url: config.error_docs_url.clone(),
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+        metrics: Some(kernel.metrics.clone()),
     };
     let openapi = shopops_kernel::ApiDoc::openapi();
-    let data = web::Data::new(kernel);
+    let data = web::Data::new(kernel.clone());
     let max_body = config.max_body_bytes;
+    let app_config = config.clone();
     let mut server = HttpServer::new(move || {
+        // Outermost first: request context (ids, envelopes, metrics) wraps everything,
+        // so even a CORS or rate-limit refusal is an envelope with a request id.
         App::new()
             .app_data(data.clone())
-            .app_data(web::Data::new(envelope.clone()))
+            .app_data(web::Data::new(settings.clone()))
             .app_data(extract::json_config(max_body))
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .app_data(web::PayloadConfig::new(max_body))
+            .wrap(from_fn(rate_limit::rate_limit))
+            .wrap(security::cors(&app_config))
+            .wrap(security::headers(&app_config))
             .wrap(from_fn(request_context))
             .configure(shopops_kernel::probe_routes)
+            .route("/metrics", web::get().to(metrics))
             .route("/docs/errors", web::get().to(errors_doc))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::scope("/api/v1").configure(shopops_kernel::routes))
-    });
+    })
+    .disable_signals()
+    .client_request_timeout(Duration::from_secs(config.header_read_timeout_secs))
+    .shutdown_timeout(config.shutdown_grace_secs);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
@@ -57,9 +73,61 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     for addr in server.addrs() {
         tracing::info!(%addr, "listening");
     }
-    server.run().await?;
+    let server = server.run();
+    tokio::spawn(drain_on_signal(kernel.clone(), server.handle()));
+    server.await?;
+
+    kernel.lifecycle.stop_jobs();
+    for job in jobs {
+        let _ = job.await;
+    }
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// On SIGTERM or SIGINT: readiness turns 503 at once; after `shutdown_delay_secs`
+/// (time for load balancers to notice) the listener closes and in-flight requests get
+/// `shutdown_grace_secs` to finish.
+async fn drain_on_signal(kernel: Kernel, server: actix_web::dev::ServerHandle) {
+    wait_for_signal().await;
+    kernel.lifecycle.begin_drain();
+    let delay = Duration::from_secs(kernel.config.shutdown_delay_secs);
+    tracing::info!(delay_secs = delay.as_secs(), "shutdown signal: draining");
+    tokio::time::sleep(delay).await;
+    kernel.lifecycle.stop_jobs();
+    server.stop(true).await;
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = ctrl_c => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn metrics(kernel: web::Data<Kernel>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(
+            kernel
+                .metrics
+                .render(&kernel.db, kernel.config.database_max_connections),
+        )
 }
 
 async fn errors_doc() -> HttpResponse {

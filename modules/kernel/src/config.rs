@@ -61,6 +61,51 @@ pub struct Config {
     pub log_level: String,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+
+    // --- HTTP hardening and shutdown
+    /// A handler running longer than this is cut off with 503 `REQUEST_TIMEOUT`.
+    pub request_timeout_secs: u64,
+    /// Time a client has to send the request head.
+    pub header_read_timeout_secs: u64,
+    /// On SIGTERM: keep serving (with `/readyz` 503) this long so load balancers stop
+    /// sending, then stop accepting.
+    pub shutdown_delay_secs: u64,
+    /// Then wait at most this long for in-flight requests.
+    pub shutdown_grace_secs: u64,
+    /// Comma-separated origins allowed by CORS; empty = no cross-origin access.
+    pub cors_allowed_origins: String,
+    /// `Strict-Transport-Security` max-age; 0 = header not sent (TLS ends elsewhere).
+    pub hsts_max_age_secs: u64,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (behind a trusted proxy).
+    pub trust_proxy_headers: bool,
+
+    // --- rate limits (fixed one-hour windows)
+    pub rate_limit_enabled: bool,
+    pub rate_limit_anonymous_per_hour: u32,
+    pub rate_limit_user_per_hour: u32,
+    /// Named buckets, `name=limit,name=limit` per user per hour.
+    pub rate_limit_buckets: String,
+
+    // --- outside calls (defaults of seed 000)
+    pub outside_timeout_secs: u64,
+    /// Concurrent requests per outside target.
+    pub outside_max_connections: usize,
+    pub outside_max_idle_per_target: usize,
+    pub outside_idle_timeout_secs: u64,
+    pub outside_max_retries: usize,
+    /// First retry delay; doubles each retry (seed 000 backoff factor 0.5 s).
+    pub outside_backoff_ms: u64,
+    pub outside_max_backoff_secs: u64,
+    /// Consecutive failures that open a target's circuit.
+    pub breaker_failure_threshold: u32,
+    /// Failure rate (0..1) over the last `breaker_window` calls that opens it.
+    pub breaker_failure_rate: f64,
+    pub breaker_window: u32,
+    pub breaker_open_secs: u64,
+    /// Trial calls let through while half-open.
+    pub breaker_half_open_max_calls: u32,
+    /// A half-open circuit whose trials never report back reopens after this long.
+    pub breaker_half_open_timeout_secs: u64,
 }
 
 /// Built-in defaults: what `make run` uses with nothing configured.
@@ -83,6 +128,30 @@ struct Defaults {
     log_format: LogFormat,
     log_level: &'static str,
     workers: usize,
+    request_timeout_secs: u64,
+    header_read_timeout_secs: u64,
+    shutdown_delay_secs: u64,
+    shutdown_grace_secs: u64,
+    cors_allowed_origins: &'static str,
+    hsts_max_age_secs: u64,
+    trust_proxy_headers: bool,
+    rate_limit_enabled: bool,
+    rate_limit_anonymous_per_hour: u32,
+    rate_limit_user_per_hour: u32,
+    rate_limit_buckets: &'static str,
+    outside_timeout_secs: u64,
+    outside_max_connections: usize,
+    outside_max_idle_per_target: usize,
+    outside_idle_timeout_secs: u64,
+    outside_max_retries: usize,
+    outside_backoff_ms: u64,
+    outside_max_backoff_secs: u64,
+    breaker_failure_threshold: u32,
+    breaker_failure_rate: f64,
+    breaker_window: u32,
+    breaker_open_secs: u64,
+    breaker_half_open_max_calls: u32,
+    breaker_half_open_timeout_secs: u64,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -103,6 +172,30 @@ const DEFAULTS: Defaults = Defaults {
     log_format: LogFormat::Auto,
     log_level: "info,sqlx=warn,sea_orm=warn",
     workers: 0,
+    request_timeout_secs: 60,
+    header_read_timeout_secs: 5,
+    shutdown_delay_secs: 0,
+    shutdown_grace_secs: 30,
+    cors_allowed_origins: "",
+    hsts_max_age_secs: 0,
+    trust_proxy_headers: false,
+    rate_limit_enabled: true,
+    rate_limit_anonymous_per_hour: 100,
+    rate_limit_user_per_hour: 1000,
+    rate_limit_buckets: "points_operations=500",
+    outside_timeout_secs: 30,
+    outside_max_connections: 100,
+    outside_max_idle_per_target: 20,
+    outside_idle_timeout_secs: 30,
+    outside_max_retries: 3,
+    outside_backoff_ms: 500,
+    outside_max_backoff_secs: 30,
+    breaker_failure_threshold: 5,
+    breaker_failure_rate: 0.5,
+    breaker_window: 20,
+    breaker_open_secs: 30,
+    breaker_half_open_max_calls: 1,
+    breaker_half_open_timeout_secs: 30,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +304,59 @@ impl Config {
         if self.database_max_connections == 0 {
             return bad("database_max_connections", "must be greater than 0");
         }
+        if self.request_timeout_secs == 0 {
+            return bad("request_timeout_secs", "must be greater than 0");
+        }
+        if let Err(why) = self.rate_limit_bucket_limits() {
+            return bad("rate_limit_buckets", &why);
+        }
+        if !(0.0..=1.0).contains(&self.breaker_failure_rate) || self.breaker_failure_rate == 0.0 {
+            return bad("breaker_failure_rate", "must be above 0 and at most 1");
+        }
+        if self.breaker_window == 0 || self.breaker_failure_threshold == 0 {
+            return bad(
+                "breaker_window",
+                "breaker_window and breaker_failure_threshold must be > 0",
+            );
+        }
+        if self.breaker_half_open_max_calls == 0 {
+            return bad("breaker_half_open_max_calls", "must be greater than 0");
+        }
+        if self.outside_max_connections == 0 {
+            return bad("outside_max_connections", "must be greater than 0");
+        }
         Ok(())
+    }
+
+    /// The named rate-limit buckets, `name → requests per hour`.
+    pub fn rate_limit_bucket_limits(&self) -> Result<Vec<(String, u32)>, String> {
+        self.rate_limit_buckets
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let (name, limit) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{pair}` is not name=limit"))?;
+                let limit = limit
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`{pair}`: limit must be a positive integer"))?;
+                Ok((name.trim().to_string(), limit))
+            })
+            .collect()
+    }
+
+    /// CORS origins from `cors_allowed_origins`.
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// The database URL in use: the configured one, or SQLite in `data_dir`.
@@ -299,6 +444,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_buckets_parse_and_reject_garbage() {
+        let c = with(&[]).expect("defaults");
+        assert_eq!(
+            c.rate_limit_bucket_limits().unwrap(),
+            vec![("points_operations".to_string(), 500)]
+        );
+        let err = with(&[("rate_limit_buckets", "a=1,b")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SHOPOPS_RATE_LIMIT_BUCKETS"), "{err}");
+        assert!(with(&[("rate_limit_buckets", "a=0")]).is_err());
     }
 
     #[test]

@@ -11,7 +11,10 @@ use crate::auth::tokens::{random_token, TokenKeys};
 use crate::cache::CacheHandle;
 use crate::config::Config;
 use crate::db;
+use crate::http::rate_limit::RateLimiter;
+use crate::outside::{OutsideCalls, TargetConfig};
 use crate::rbac::Rbac;
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Kernel {
@@ -20,6 +23,38 @@ pub struct Kernel {
     pub cache: CacheHandle,
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
+    pub metrics: Arc<Metrics>,
+    pub outside: Arc<OutsideCalls>,
+    pub rate_limits: Arc<RateLimiter>,
+    pub lifecycle: Lifecycle,
+}
+
+/// Whether the process is draining for shutdown (readiness reports 503 then).
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Lifecycle {
+    pub fn begin_drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Tells background jobs to stop at their next safe point.
+    pub fn stop_jobs(&self) {
+        self.stop.cancel();
+    }
+
+    /// Resolves when jobs should stop.
+    pub fn stopped(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.stop.cancelled()
+    }
 }
 
 impl Kernel {
@@ -36,12 +71,26 @@ impl Kernel {
         };
         let tokens = TokenKeys::new(secret.as_bytes(), config.access_token_ttl_secs as i64);
         let rbac = Rbac::load(&db).await?;
+        let metrics = Arc::new(Metrics::new());
+        let outside = Arc::new(OutsideCalls::new(
+            TargetConfig::from_config(&config),
+            metrics.clone(),
+        ));
+        let rate_limits = Arc::new(RateLimiter::new(
+            &config,
+            cache.cache.clone(),
+            metrics.clone(),
+        ));
         Ok(Self {
+            rate_limits,
             config: Arc::new(config),
             db,
             cache,
             rbac,
             tokens: Arc::new(tokens),
+            metrics,
+            outside,
+            lifecycle: Lifecycle::default(),
         })
     }
 

@@ -233,7 +233,7 @@ pub(crate) fn body_for_status(status: StatusCode) -> ErrorBody {
         403 => ("INSUFFICIENT_PERMISSIONS", "access denied"),
         404 => ("ROUTE_NOT_FOUND", "no such route"),
         405 => ("METHOD_NOT_ALLOWED", "method not allowed on this route"),
-        408 => ("REQUEST_TIMEOUT", "the request took too long to arrive"),
+        408 => ("CLIENT_TIMEOUT", "the request took too long to arrive"),
         413 => ("PAYLOAD_TOO_LARGE", "request body is too large"),
         415 => ("UNSUPPORTED_MEDIA_TYPE", "unsupported content type"),
         429 => ("RATE_LIMIT_EXCEEDED", "too many requests"),

@@ -63,7 +63,8 @@ fn check(started: Instant, result: Result<(), String>) -> DependencyCheck {
 }
 
 /// Readiness: 200 when the database (and Redis, when configured) answer; 503 naming
-/// the failed dependency otherwise.
+/// the failed dependency otherwise, and 503 (`shutdown`) from the moment a shutdown
+/// signal arrives.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -72,6 +73,16 @@ fn check(started: Instant, result: Result<(), String>) -> DependencyCheck {
 )]
 pub async fn readyz(kernel: web::Data<Kernel>) -> HttpResponse {
     let mut checks = BTreeMap::new();
+    if kernel.lifecycle.is_draining() {
+        checks.insert(
+            "shutdown".to_string(),
+            DependencyCheck {
+                status: "down",
+                latency_ms: 0.0,
+                error: Some("draining for shutdown".into()),
+            },
+        );
+    }
     let started = Instant::now();
     checks.insert(
         "database".to_string(),

@@ -22,6 +22,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod jobs;
+pub mod outside;
 pub mod rbac;
 pub mod telemetry;
 
@@ -64,7 +65,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(api_tokens::create_api_token)),
         )
         .service(resource("/api-tokens/{id}").route(delete().to(api_tokens::revoke_api_token)))
-        .service(resource("/audit-logs").route(get().to(audit::api::list_audit_logs)));
+        .service(resource("/audit-logs").route(get().to(audit::api::list_audit_logs)))
+        .service(
+            resource("/ops/outside-targets").route(get().to(outside::api::list_outside_targets)),
+        );
 }
 
 /// Probe routes, mounted at the root.
@@ -109,6 +113,7 @@ impl Modify for BearerAuth {
     identity::api_tokens::list_api_tokens,
     identity::api_tokens::revoke_api_token,
     audit::api::list_audit_logs,
+    outside::api::list_outside_targets,
 ))]
 struct V1Api;
 
@@ -126,6 +131,7 @@ struct V1Api;
         (name = "users", description = "Users and roles of the caller's tenant"),
         (name = "api-tokens", description = "Scoped tokens for machine callers"),
         (name = "audit", description = "Hash-chained audit log"),
+        (name = "ops", description = "Operations views"),
     )
 )]
 pub struct ApiDoc;

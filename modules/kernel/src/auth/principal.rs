@@ -76,6 +76,7 @@ impl FromRequest for Principal {
             } else {
                 from_access_token(&kernel, token).await?
             };
+            tracing::Span::current().record("tenant", principal.tenant_id);
             Ok(principal)
         })
     }

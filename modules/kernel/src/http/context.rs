@@ -56,9 +56,22 @@ impl FromRequest for RequestContext {
 }
 
 /// Settings the middleware needs; registered as app data by the server.
-#[derive(Debug, Clone)]
-pub struct EnvelopeSettings {
+#[derive(Clone)]
+pub struct HttpSettings {
     pub error_docs_url: String,
+    /// A handler running longer is cut off with 503 `REQUEST_TIMEOUT`.
+    pub request_timeout: std::time::Duration,
+    pub metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            error_docs_url: "/docs/errors".into(),
+            request_timeout: std::time::Duration::from_secs(60),
+            metrics: None,
+        }
+    }
 }
 
 fn accept_request_id(value: &HeaderValue) -> Option<String> {
@@ -81,19 +94,45 @@ pub async fn request_context(
         .and_then(accept_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let docs_url = req
-        .app_data::<actix_web::web::Data<EnvelopeSettings>>()
-        .map(|s| s.error_docs_url.clone())
-        .unwrap_or_else(|| "/docs/errors".into());
+    let settings = req
+        .app_data::<actix_web::web::Data<HttpSettings>>()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_default();
+    let docs_url = settings.error_docs_url.as_str();
     let method = req.method().to_string();
     let path = req.path().to_string();
 
-    let span =
-        tracing::info_span!("http", request_id = %request_id, method = %method, path = %path);
-    let outcome = AssertUnwindSafe(next.call(req))
-        .catch_unwind()
+    let span = tracing::info_span!(
+        "http",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+        tenant = tracing::field::Empty,
+    );
+    let call = AssertUnwindSafe(next.call(req)).catch_unwind();
+    let timed = tokio::time::timeout(settings.request_timeout, call)
         .instrument(span.clone())
         .await;
+    let done = Done {
+        span: &span,
+        settings: &settings,
+        method: &method,
+        started,
+    };
+    let Ok(outcome) = timed else {
+        let response = crate::error::AppError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "REQUEST_TIMEOUT",
+            "the request took too long to process",
+        )
+        .with_details(
+            json!({ "timeout_secs": settings.request_timeout.as_secs(), "retry_after": 5 }),
+        )
+        .error_response();
+        return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
+    };
 
     // Errors that escaped the handler (or a panic) have no request left to build a
     // ServiceResponse with; they leave as a pre-rendered envelope instead.
@@ -101,7 +140,7 @@ pub async fn request_context(
         Ok(Ok(res)) => res.map_into_boxed_body(),
         Ok(Err(err)) => {
             let response = err.error_response();
-            return Err(pre_render(&span, response, &request_id, &docs_url, started));
+            return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
         }
         Err(panic) => {
             let error_id = new_error_id();
@@ -114,7 +153,7 @@ pub async fn request_context(
                 || tracing::error!(error_id = %error_id, panic = %what, "handler panicked"),
             );
             let response = internal_with_id(error_id).error_response();
-            return Err(pre_render(&span, response, &request_id, &docs_url, started));
+            return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
         }
     };
 
@@ -125,18 +164,45 @@ pub async fn request_context(
         .get::<crate::health::ProbeBody>()
         .is_some();
     if (status.is_client_error() || status.is_server_error()) && !is_probe {
-        res = render_envelope(res, &request_id, &docs_url);
+        res = render_envelope(res, &request_id, docs_url);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
-    access_log(&span, status, started);
+    // The route template, not the path: ids in paths would explode label cardinality.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    finish(done, status, &route);
     Ok(res)
 }
 
-fn access_log(span: &tracing::Span, status: actix_web::http::StatusCode, started: Instant) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
+/// What the end of a request needs to log and count it.
+struct Done<'a> {
+    span: &'a tracing::Span,
+    settings: &'a HttpSettings,
+    method: &'a str,
+    started: Instant,
+}
+
+/// Access log line and HTTP metrics, once per request.
+fn finish(done: Done<'_>, status: actix_web::http::StatusCode, route: &str) {
+    let elapsed = done.started.elapsed();
+    if let Some(metrics) = &done.settings.metrics {
+        metrics
+            .http_requests
+            .with_label_values(&[done.method, route, status.as_str()])
+            .inc();
+        metrics
+            .http_duration
+            .with_label_values(&[done.method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    done.span.record("route", route);
+    done.span.record("status", status.as_u16());
+    done.span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), latency_ms, "request");
         } else {
@@ -174,18 +240,18 @@ impl ResponseError for PreRendered {
 }
 
 fn pre_render(
-    span: &tracing::Span,
+    done: Done<'_>,
     response: HttpResponse,
     request_id: &str,
     docs_url: &str,
-    started: Instant,
+    route: &str,
 ) -> Error {
     let status = response.status();
     let mut rendered = envelope_response(&response, request_id, docs_url);
     if let Ok(value) = HeaderValue::from_str(request_id) {
         rendered.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
-    access_log(span, status, started);
+    finish(done, status, route);
     PreRendered(std::cell::RefCell::new(Some(rendered))).into()
 }
 

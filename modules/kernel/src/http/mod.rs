@@ -1,8 +1,11 @@
 //! HTTP plumbing shared by every module: request context (request id, error envelope,
-//! panic guard, access log), extractor error handlers, pagination.
+//! panic guard, access log, metrics), extractor error handlers, pagination, rate limits,
+//! security headers and CORS.
 
 pub mod context;
 pub mod extract;
 pub mod pagination;
+pub mod rate_limit;
+pub mod security;
 
 pub use context::{RequestContext, RequestId};

@@ -1,4 +1,7 @@
-//! Log output: JSON lines in production (stdout not a terminal), pretty in a terminal.
+//! Telemetry: log output (JSON lines in production, pretty in a terminal) and
+//! Prometheus metrics ([`metrics`]).
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 
