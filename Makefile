@@ -3,7 +3,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: help run test test-services lint fmt bench openapi docker
+.PHONY: help run test test-services test-tools lint fmt bench openapi
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -11,12 +11,16 @@ help: ## list targets
 run: ## serve on embedded defaults (SQLite in ./data, in-process cache) at :8080
 	$(CARGO) run --bin shopops -- serve
 
-test: ## unit + end-to-end tests on the embedded defaults (SQLite)
+test: test-tools ## unit + end-to-end tests on the embedded defaults (SQLite)
 	$(CARGO) test --workspace --no-fail-fast
 
-test-services: ## the same suite against PostgreSQL and Redis on 127.0.0.1
+test-services: test-tools ## the same suite against PostgreSQL and Redis on 127.0.0.1
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(CARGO) test --workspace --no-fail-fast
+
+# The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
+test-tools:
+	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 
 lint: ## formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_kernel_identity;
 mod m20261121_000002_kernel_audit_idempotency;
 mod m20261121_000003_kernel_ops_permissions;
+mod m20261121_000004_kernel_alerting;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_kernel_identity::Migration),
             Box::new(m20261121_000002_kernel_audit_idempotency::Migration),
             Box::new(m20261121_000003_kernel_ops_permissions::Migration),
+            Box::new(m20261121_000004_kernel_alerting::Migration),
         ]
     }
 }

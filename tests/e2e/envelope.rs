@@ -184,6 +184,11 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
         ("/api/v1/api-tokens", &["get", "post"]),
         ("/api/v1/api-tokens/{id}", &["delete"]),
         ("/api/v1/audit-logs", &["get"]),
+        ("/api/v1/ops/outside-targets", &["get"]),
+        ("/api/v1/alerts", &["get"]),
+        ("/api/v1/alerts/rules", &["get"]),
+        ("/api/v1/alerts/rules/{rule}/silence", &["post", "delete"]),
+        ("/api/v1/alerts/channels/{name}/test", &["post"]),
     ] {
         for m in methods {
             assert!(

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod alerts;
 mod audit;
 mod auth;
 mod cli;

@@ -395,8 +395,26 @@ pub fn run_cli(store: &Store, args: &[&str], stdin: Option<&str>) -> (i32, Strin
     )
 }
 
-/// A Redis of the test's own, on `port`, that the test can stop and start.
-pub fn start_redis(port: u16) -> Child {
+/// A Redis of the test's own, that the test can stop and start; killed when dropped,
+/// so a failing test leaves no server behind.
+pub struct TestRedis {
+    child: Child,
+}
+
+impl TestRedis {
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn start_redis(port: u16) -> TestRedis {
     let child = Command::new("redis-server")
         .args([
             "--port",
@@ -417,5 +435,5 @@ pub fn start_redis(port: u16) -> Child {
         assert!(Instant::now() < deadline, "redis-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    TestRedis { child }
 }

@@ -111,3 +111,119 @@ async fn security_headers_and_cors_follow_configuration() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+/// A minimal OTLP/HTTP receiver: stores every request body it gets.
+async fn otlp_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                loop {
+                    // One request after another on a kept-alive connection.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+                    store.lock().unwrap().push(body);
+                    buf.drain(..head_end + len);
+                    let reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+                    if sock.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+#[tokio::test]
+async fn spans_reach_an_otlp_receiver_with_the_request_id() {
+    let (endpoint, bodies) = otlp_receiver().await;
+    let store = Store::new().await;
+    let server = Server::start_with(
+        &store,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "shopops-e2e"),
+        ],
+    )
+    .await;
+    let r = server
+        .call_with(
+            Method::GET,
+            "/api/v1/me",
+            None,
+            None,
+            &[
+                ("X-Request-Id", "otel-trace-42"),
+                (
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let span = loop {
+        let found = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b.contains("otel-trace-42"))
+            .cloned();
+        if let Some(body) = found {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no span with the request id reached the receiver"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let export: serde_json::Value = serde_json::from_str(&span).expect("OTLP JSON");
+    let text = export.to_string();
+    assert!(text.contains(r#""key":"request_id""#), "{text}");
+    assert!(
+        text.contains("shopops-e2e"),
+        "service name is a resource attribute"
+    );
+    assert!(text.contains(r#""key":"route""#) && text.contains("/api/v1/me"));
+    // The caller's trace is continued.
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{text}"
+    );
+}

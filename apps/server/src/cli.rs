@@ -77,7 +77,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve::serve(config).await,
         Command::Openapi => {

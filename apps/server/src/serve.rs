@@ -31,6 +31,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),
+        tokio::spawn(jobs::alert_evaluation(kernel.clone())),
     ];
 
     let config = kernel.config.clone();

@@ -106,6 +106,36 @@ pub struct Config {
     pub breaker_half_open_max_calls: u32,
     /// A half-open circuit whose trials never report back reopens after this long.
     pub breaker_half_open_timeout_secs: u64,
+
+    // --- alerting (rules, thresholds, channels; seed 003's ALERT_* names also work)
+    pub alert_eval_secs: u64,
+    /// While a fault lasts, it is announced again at most this often.
+    pub alert_cooldown_secs: u64,
+    /// Requests needed in an evaluation period before error rate and latency count.
+    pub alert_min_requests: u64,
+    pub alert_error_rate: f64,
+    pub alert_p95_latency_ms: u64,
+    pub alert_outside_success_rate: f64,
+    pub alert_outside_min_calls: usize,
+    pub alert_outside_latency_ms: u64,
+    pub alert_smtp_server: Option<String>,
+    pub alert_smtp_port: u16,
+    /// `starttls`, `implicit` (TLS from the first byte, port 465) or `none`.
+    pub alert_smtp_tls: String,
+    pub alert_email_username: Option<String>,
+    pub alert_email_password: Option<SecretString>,
+    pub alert_email_from: Option<String>,
+    /// Comma-separated recipients.
+    pub alert_email_to: String,
+    pub alert_wecom_url: Option<SecretString>,
+    pub alert_dingtalk_url: Option<SecretString>,
+    pub alert_dingtalk_secret: Option<SecretString>,
+    pub alert_feishu_url: Option<SecretString>,
+    pub alert_feishu_secret: Option<SecretString>,
+    /// Seed 003's single webhook; `alert_webhook_type` says what it is.
+    pub alert_webhook_url: Option<SecretString>,
+    /// `wechat`/`wecom`, `dingtalk`, `feishu`, or `generic` (plain JSON).
+    pub alert_webhook_type: String,
 }
 
 /// Built-in defaults: what `make run` uses with nothing configured.
@@ -152,6 +182,18 @@ struct Defaults {
     breaker_open_secs: u64,
     breaker_half_open_max_calls: u32,
     breaker_half_open_timeout_secs: u64,
+    alert_eval_secs: u64,
+    alert_cooldown_secs: u64,
+    alert_min_requests: u64,
+    alert_error_rate: f64,
+    alert_p95_latency_ms: u64,
+    alert_outside_success_rate: f64,
+    alert_outside_min_calls: usize,
+    alert_outside_latency_ms: u64,
+    alert_smtp_port: u16,
+    alert_smtp_tls: &'static str,
+    alert_email_to: &'static str,
+    alert_webhook_type: &'static str,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -196,7 +238,30 @@ const DEFAULTS: Defaults = Defaults {
     breaker_open_secs: 30,
     breaker_half_open_max_calls: 1,
     breaker_half_open_timeout_secs: 30,
+    alert_eval_secs: 60,
+    alert_cooldown_secs: 3600,
+    alert_min_requests: 20,
+    alert_error_rate: 0.05,
+    alert_p95_latency_ms: 1000,
+    alert_outside_success_rate: 0.9,
+    alert_outside_min_calls: 10,
+    alert_outside_latency_ms: 5000,
+    alert_smtp_port: 587,
+    alert_smtp_tls: "starttls",
+    alert_email_to: "",
+    alert_webhook_type: "wechat",
 };
+
+/// Seed 003's alert variables, accepted without the `SHOPOPS_` prefix.
+const SEED_ALERT_ENV: &[&str] = &[
+    "ALERT_SMTP_SERVER",
+    "ALERT_SMTP_PORT",
+    "ALERT_EMAIL_USERNAME",
+    "ALERT_EMAIL_PASSWORD",
+    "ALERT_EMAIL_TO",
+    "ALERT_WEBHOOK_URL",
+    "ALERT_WEBHOOK_TYPE",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -219,6 +284,7 @@ impl Config {
         }
         figment = figment
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::raw().only(SEED_ALERT_ENV))
             .merge(Env::prefixed("SHOPOPS_").ignore(&["CONFIG"]));
         Self::from_figment(figment)
     }
@@ -325,6 +391,31 @@ impl Config {
         if self.outside_max_connections == 0 {
             return bad("outside_max_connections", "must be greater than 0");
         }
+        if self.alert_eval_secs == 0 {
+            return bad("alert_eval_secs", "must be greater than 0");
+        }
+        if !["starttls", "implicit", "none"].contains(&self.alert_smtp_tls.as_str()) {
+            return bad("alert_smtp_tls", "must be starttls, implicit or none");
+        }
+        if !["wechat", "wecom", "dingtalk", "feishu", "generic"]
+            .contains(&self.alert_webhook_type.as_str())
+        {
+            return bad(
+                "alert_webhook_type",
+                "must be wechat, wecom, dingtalk, feishu or generic",
+            );
+        }
+        if self
+            .alert_smtp_server
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+            && self.alert_email_recipients().is_empty()
+        {
+            return bad(
+                "alert_email_to",
+                "give at least one recipient when alert_smtp_server is set",
+            );
+        }
         Ok(())
     }
 
@@ -349,14 +440,14 @@ impl Config {
             .collect()
     }
 
+    /// Recipients of alert e-mails.
+    pub fn alert_email_recipients(&self) -> Vec<String> {
+        split_list(&self.alert_email_to)
+    }
+
     /// CORS origins from `cors_allowed_origins`.
     pub fn cors_origins(&self) -> Vec<String> {
-        self.cors_allowed_origins
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
+        split_list(&self.cors_allowed_origins)
     }
 
     /// The database URL in use: the configured one, or SQLite in `data_dir`.
@@ -380,6 +471,15 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.effective_database_url().starts_with("sqlite:")
     }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The environment variable that sets a key.

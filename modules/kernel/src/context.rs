@@ -7,6 +7,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
+use crate::alerting::Alerting;
 use crate::auth::tokens::{random_token, TokenKeys};
 use crate::cache::CacheHandle;
 use crate::config::Config;
@@ -26,6 +27,7 @@ pub struct Kernel {
     pub metrics: Arc<Metrics>,
     pub outside: Arc<OutsideCalls>,
     pub rate_limits: Arc<RateLimiter>,
+    pub alerting: Arc<Alerting>,
     pub lifecycle: Lifecycle,
 }
 
@@ -81,7 +83,10 @@ impl Kernel {
             cache.cache.clone(),
             metrics.clone(),
         ));
+        let alerting =
+            Arc::new(crate::alerting::build(&config, outside.clone()).map_err(anyhow::Error::msg)?);
         Ok(Self {
+            alerting,
             rate_limits,
             config: Arc::new(config),
             db,

@@ -65,3 +65,12 @@ pub async fn idempotency_purge(kernel: Kernel) {
     )
     .await
 }
+
+/// Evaluates the alert rules every `alert_eval_secs`.
+pub async fn alert_evaluation(kernel: Kernel) {
+    let period = Duration::from_secs(kernel.config.alert_eval_secs);
+    every(kernel, "alert_evaluation", period, |k| async move {
+        k.alerting.evaluate(&k).await.map(|_| ())
+    })
+    .await
+}

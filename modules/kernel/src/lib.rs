@@ -9,6 +9,7 @@
 //! A module registers its routes under `/api/v1` next to the kernel's and receives the
 //! [`Kernel`] context as `web::Data<Kernel>`.
 
+pub mod alerting;
 pub mod audit;
 pub mod auth;
 pub mod cache;
@@ -68,6 +69,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/audit-logs").route(get().to(audit::api::list_audit_logs)))
         .service(
             resource("/ops/outside-targets").route(get().to(outside::api::list_outside_targets)),
+        )
+        .service(resource("/alerts").route(get().to(alerting::api::list_alerts)))
+        .service(resource("/alerts/rules").route(get().to(alerting::api::list_rules)))
+        .service(
+            resource("/alerts/rules/{rule}/silence")
+                .route(post().to(alerting::api::silence_rule))
+                .route(delete().to(alerting::api::unsilence_rule)),
+        )
+        .service(
+            resource("/alerts/channels/{name}/test").route(post().to(alerting::api::test_channel)),
         );
 }
 
@@ -114,6 +125,11 @@ impl Modify for BearerAuth {
     identity::api_tokens::revoke_api_token,
     audit::api::list_audit_logs,
     outside::api::list_outside_targets,
+    alerting::api::list_alerts,
+    alerting::api::list_rules,
+    alerting::api::silence_rule,
+    alerting::api::unsilence_rule,
+    alerting::api::test_channel,
 ))]
 struct V1Api;
 
@@ -132,6 +148,7 @@ struct V1Api;
         (name = "api-tokens", description = "Scoped tokens for machine callers"),
         (name = "audit", description = "Hash-chained audit log"),
         (name = "ops", description = "Operations views"),
+        (name = "alerts", description = "Alert history, rules, silences, channel tests"),
     )
 )]
 pub struct ApiDoc;

@@ -1,5 +1,8 @@
 //! sea-orm entities of the kernel's tables (schema in `migrations/`).
 
+pub mod alert_event;
+pub mod alert_silence;
+pub mod alert_state;
 pub mod api_token;
 pub mod audit_chain_head;
 pub mod audit_log;

@@ -111,6 +111,7 @@ pub async fn request_context(
         status = tracing::field::Empty,
         tenant = tracing::field::Empty,
     );
+    adopt_trace_parent(&span, req.headers());
     let call = AssertUnwindSafe(next.call(req)).catch_unwind();
     let timed = tokio::time::timeout(settings.request_timeout, call)
         .instrument(span.clone())
@@ -176,6 +177,25 @@ pub async fn request_context(
         .unwrap_or_else(|| "unmatched".into());
     finish(done, status, &route);
     Ok(res)
+}
+
+/// Continues the caller's trace when it sent a W3C `traceparent` header.
+fn adopt_trace_parent(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if !headers.contains_key("traceparent") {
+        return;
+    }
+    struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let _ = span.set_parent(parent);
 }
 
 /// What the end of a request needs to log and count it.
