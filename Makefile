@@ -3,7 +3,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: help run test test-services test-tools lint fmt bench openapi
+.PHONY: help run test test-services test-tools lint fmt bench k8s-validate docker openapi
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,12 @@ fmt: ## format the code
 bench: ## release build: start-to-ready time and idle memory (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
+
+k8s-validate: ## render deploy/k8s (base + overlays) and validate against Kubernetes schemas
+	scripts/validate-k8s.sh
+
+docker: ## build the server image (needs a Docker engine)
+	docker build -f deploy/Dockerfile -t shopops:dev .
 
 openapi: ## write the OpenAPI document to openapi.json
 	$(CARGO) run --quiet --bin shopops -- openapi > openapi.json
