@@ -99,18 +99,17 @@ struct Smtp {
 
 impl Smtp {
     fn start() -> Smtp {
+        Smtp::start_with(&[])
+    }
+
+    /// aiosmtpd with extra options (`--tlscert`… for STARTTLS, `--smtpscert`… for SMTPS).
+    fn start_with(options: &[&str]) -> Smtp {
         let port = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(options)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir.path().join("mail"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -369,4 +368,112 @@ async fn channel_tests_report_refusals_and_unconfigured_channels() {
         .unwrap()
         .iter()
         .any(|r| r["rule"] == "api_error_rate" && r["severity"] == "critical"));
+}
+
+/// A private CA and a server certificate for 127.0.0.1 it signed (openssl CLI).
+fn private_ca(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=ShopOps Test CA",
+        "-days",
+        "1",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+#[tokio::test]
+async fn smtp_over_starttls_and_implicit_tls_trusts_only_the_configured_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    private_ca(certs.path());
+    let cert = certs.path().join("server.pem").display().to_string();
+    let key = certs.path().join("server.key").display().to_string();
+    let ca = certs.path().join("ca.pem").display().to_string();
+
+    for (mode, options) in [
+        ("starttls", ["--tlscert", &cert, "--tlskey", &key]),
+        ("implicit", ["--smtpscert", &cert, "--smtpskey", &key]),
+    ] {
+        let smtp = Smtp::start_with(&options);
+        let port = smtp.port.to_string();
+        let base = [
+            ("ALERT_SMTP_SERVER", "127.0.0.1"),
+            ("ALERT_SMTP_PORT", port.as_str()),
+            ("SHOPOPS_ALERT_SMTP_TLS", mode),
+            ("ALERT_EMAIL_TO", "oncall@shop.example"),
+        ];
+        // Without the CA the server's certificate is not trusted: nothing is sent.
+        let store = Store::new().await;
+        let server = Server::start_with(&store, &base).await;
+        let root = server.root_token().await;
+        let r = server
+            .post("/api/v1/alerts/channels/email/test", &root, json!({}))
+            .await;
+        r.assert_error(502, "CHANNEL_DELIVERY_FAILED");
+        assert!(
+            smtp.subjects().is_empty(),
+            "{mode}: mail went out over an untrusted TLS connection"
+        );
+        drop(server);
+
+        let mut with_ca = base.to_vec();
+        with_ca.push(("SHOPOPS_ALERT_SMTP_CA_FILE", ca.as_str()));
+        let store = Store::new().await;
+        let server = Server::start_with(&store, &with_ca).await;
+        let root = server.root_token().await;
+        let r = server
+            .post("/api/v1/alerts/channels/email/test", &root, json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{mode}: {}", r.body);
+        assert_eq!(smtp.subjects().len(), 1, "{mode}");
+        assert!(smtp.subjects()[0].starts_with("[TEST]"));
+    }
 }

@@ -122,6 +122,9 @@ pub struct Config {
     pub alert_smtp_port: u16,
     /// `starttls`, `implicit` (TLS from the first byte, port 465) or `none`.
     pub alert_smtp_tls: String,
+    /// PEM file of a CA to trust for the SMTP server (a private relay), besides the
+    /// system's roots.
+    pub alert_smtp_ca_file: Option<PathBuf>,
     pub alert_email_username: Option<String>,
     pub alert_email_password: Option<SecretString>,
     pub alert_email_from: Option<String>,

@@ -12,6 +12,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -179,14 +180,22 @@ fn email(config: &Config) -> Result<Option<Email>, String> {
     else {
         return Ok(None);
     };
+    let tls = || -> Result<TlsParameters, String> {
+        let mut params = TlsParameters::builder(host.to_string());
+        if let Some(path) = &config.alert_smtp_ca_file {
+            let bad =
+                |e: &dyn std::fmt::Display| format!("alert_smtp_ca_file {}: {e}", path.display());
+            let pem = std::fs::read(path).map_err(|e| bad(&e))?;
+            params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(&e))?);
+        }
+        params.build_rustls().map_err(|e| format!("SMTP TLS: {e}"))
+    };
+    // `builder_dangerous` only means "no TLS preset": TLS is set right below.
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host);
     let builder = match config.alert_smtp_tls.as_str() {
-        "implicit" => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| e.to_string())?
-        }
-        "starttls" => {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
-        }
-        _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        "implicit" => builder.tls(Tls::Wrapper(tls()?)),
+        "starttls" => builder.tls(Tls::Required(tls()?)),
+        _ => builder,
     };
     let mut builder = builder
         .port(config.alert_smtp_port)
