@@ -7,6 +7,7 @@ mod m20261121_000001_kernel_identity;
 mod m20261121_000002_kernel_audit_idempotency;
 mod m20261121_000003_kernel_ops_permissions;
 mod m20261121_000004_kernel_alerting;
+mod m20261121_000005_points_ledger;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_kernel_audit_idempotency::Migration),
             Box::new(m20261121_000003_kernel_ops_permissions::Migration),
             Box::new(m20261121_000004_kernel_alerting::Migration),
+            Box::new(m20261121_000005_points_ledger::Migration),
         ]
     }
 }

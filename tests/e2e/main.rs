@@ -13,6 +13,8 @@ mod auth;
 mod cli;
 mod envelope;
 mod idempotency;
+mod points;
+mod points_robustness;
 mod rate_limit;
 mod readiness;
 mod shutdown;

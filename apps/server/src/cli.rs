@@ -8,7 +8,6 @@ use sea_orm::DatabaseConnection;
 use shopops_kernel::config::Config;
 use shopops_kernel::{audit, db, identity, telemetry, Kernel};
 use shopops_migrations::{Migrator, MigratorTrait};
-use utoipa::OpenApi;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +41,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Points ledger tools.
+    Points {
+        #[command(subcommand)]
+        command: PointsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PointsCommand {
+    /// Compare every balance with its ledger and lots; exit 1 on any difference.
+    Verify,
+    /// Expire every lot that is due now (the server also does this every minute).
+    Expire,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,6 +103,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(&config).await,
+        Command::Points {
+            command: PointsCommand::Verify,
+        } => points_verify(&config).await,
+        Command::Points {
+            command: PointsCommand::Expire,
+        } => points_expire(config).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -99,7 +117,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 pub fn openapi_json() -> String {
-    shopops_kernel::ApiDoc::openapi()
+    crate::openapi::document()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -162,4 +180,27 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn points_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let conn = db::connect(config).await?;
+    let report = shopops_points::verify(&conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.consistent {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn points_expire(config: Config) -> anyhow::Result<ExitCode> {
+    let conn = connect_migrated(&config).await?;
+    let kernel = Kernel::build(config, conn).await?;
+    let expired = shopops_points::jobs::expire_due(&kernel)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!("expired {expired} lots");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `shopops`: the ShopOps server and its operator commands.
 
 mod cli;
+mod openapi;
 mod serve;
 
 use clap::Parser;

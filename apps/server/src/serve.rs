@@ -14,7 +14,6 @@ use shopops_kernel::http::context::{request_context, HttpSettings};
 use shopops_kernel::http::{extract, rate_limit, security};
 use shopops_kernel::{db, identity, jobs, Kernel};
 use shopops_migrations::{Migrator, MigratorTrait};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// The error catalogue, served at `/docs/errors` (where `documentation_url` points).
@@ -32,6 +31,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),
         tokio::spawn(jobs::alert_evaluation(kernel.clone())),
+        tokio::spawn(shopops_points::jobs::expiry(kernel.clone())),
     ];
 
     let config = kernel.config.clone();
@@ -40,7 +40,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         metrics: Some(kernel.metrics.clone()),
     };
-    let openapi = shopops_kernel::ApiDoc::openapi();
+    let openapi = crate::openapi::document();
     let data = web::Data::new(kernel.clone());
     let max_body = config.max_body_bytes;
     let app_config = config.clone();
@@ -62,7 +62,11 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .route("/metrics", web::get().to(metrics))
             .route("/docs/errors", web::get().to(errors_doc))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-            .service(web::scope("/api/v1").configure(shopops_kernel::routes))
+            .service(
+                web::scope("/api/v1")
+                    .service(web::scope("/points").configure(shopops_points::routes))
+                    .configure(shopops_kernel::routes),
+            )
     })
     .disable_signals()
     .client_request_timeout(Duration::from_secs(config.header_read_timeout_secs))

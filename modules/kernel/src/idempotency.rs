@@ -53,25 +53,13 @@ impl IdempotencyRequest {
         route: &str,
         body: &impl Serialize,
     ) -> AppResult<Option<Self>> {
-        let Some(value) = req.headers().get(HEADER) else {
-            return Ok(None);
-        };
-        let key = value
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-            .ok_or_else(|| {
-                AppError::bad_request(
-                    "INVALID_IDEMPOTENCY_KEY",
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                )
-            })?;
-        Ok(Some(Self::new(
-            format!("{}:{}:{route}", principal.tenant_id, principal.user_id),
-            key.to_string(),
-            body,
-        )))
+        let scope = format!("{}:{}:{route}", principal.tenant_id, principal.user_id);
+        Ok(header_key(req)?.map(|key| Self::new(scope, key, body)))
+    }
+
+    /// The caller's key.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     pub fn new(scope: String, key: String, body: &impl Serialize) -> Self {
@@ -85,6 +73,25 @@ impl IdempotencyRequest {
             request_hash: sha256_hex(&canonical),
         }
     }
+}
+
+/// The request's `Idempotency-Key`, validated (1–255 visible ASCII characters).
+pub fn header_key(req: &actix_web::HttpRequest) -> AppResult<Option<String>> {
+    let Some(value) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .map(|k| Some(k.to_string()))
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "INVALID_IDEMPOTENCY_KEY",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })
 }
 
 /// What a write produced: the status and JSON body to send (and to store).

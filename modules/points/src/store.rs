@@ -1,0 +1,342 @@
+//! The ledger's SQL. Balance changes are single conditional statements
+//! (`UPDATE … WHERE total_points >= $n RETURNING …`): there is no window between
+//! reading a balance and writing it, and the row lock they take orders every write to
+//! one member (lots are only touched after it). The same SQL runs on SQLite and
+//! PostgreSQL (`$n` parameters, `RETURNING`, `ON CONFLICT`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
+
+/// A profile's balances after a statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Balances {
+    pub profile_id: i64,
+    pub total_points: i64,
+    pub frozen_points: i64,
+    pub lifetime_points: i64,
+    pub level_id: Option<i64>,
+}
+
+const RETURNING: &str = "RETURNING id, total_points, frozen_points, lifetime_points, level_id";
+
+fn stmt<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(db.get_database_backend(), sql, values)
+}
+
+fn balances(row: QueryResult) -> Result<Balances, DbErr> {
+    Ok(Balances {
+        profile_id: row.try_get("", "id")?,
+        total_points: row.try_get("", "total_points")?,
+        frozen_points: row.try_get("", "frozen_points")?,
+        lifetime_points: row.try_get("", "lifetime_points")?,
+        level_id: row.try_get("", "level_id")?,
+    })
+}
+
+async fn one<C: ConnectionTrait>(
+    db: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<Balances>, DbErr> {
+    db.query_one(stmt(db, sql, values))
+        .await?
+        .map(balances)
+        .transpose()
+}
+
+/// Adds points (creating the profile on first use); `lifetime` is added to lifetime.
+pub async fn add<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    member: &str,
+    points: i64,
+    lifetime: i64,
+    now: DateTime<Utc>,
+) -> Result<Balances, DbErr> {
+    let sql = format!(
+        "INSERT INTO points_profiles (tenant_id, member_id, total_points, frozen_points, lifetime_points, created_at, updated_at) \
+         VALUES ($1, $2, $3, 0, $4, $5, $5) \
+         ON CONFLICT (tenant_id, member_id) DO UPDATE SET \
+           total_points = points_profiles.total_points + excluded.total_points, \
+           lifetime_points = points_profiles.lifetime_points + excluded.lifetime_points, \
+           updated_at = excluded.updated_at {RETURNING}"
+    );
+    one(
+        db,
+        &sql,
+        vec![
+            tenant.into(),
+            member.into(),
+            points.into(),
+            lifetime.into(),
+            now.into(),
+        ],
+    )
+    .await?
+    .ok_or_else(|| DbErr::RecordNotInserted)
+}
+
+/// Takes `points` from the available balance if it holds them (or unconditionally
+/// with `allow_negative`); `lifetime` is subtracted from lifetime. None = refused.
+pub async fn take<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    member: &str,
+    points: i64,
+    lifetime: i64,
+    allow_negative: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Balances>, DbErr> {
+    let guard = if allow_negative {
+        ""
+    } else {
+        "AND total_points >= $3"
+    };
+    let sql = format!(
+        "UPDATE points_profiles SET total_points = total_points - $3, lifetime_points = lifetime_points - $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND member_id = $2 {guard} {RETURNING}"
+    );
+    one(
+        db,
+        &sql,
+        vec![
+            tenant.into(),
+            member.into(),
+            points.into(),
+            lifetime.into(),
+            now.into(),
+        ],
+    )
+    .await
+}
+
+/// Moves points between available and frozen: `points` > 0 freezes, < 0 unfreezes.
+/// None when the source holds too few.
+pub async fn freeze<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    member: &str,
+    points: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Balances>, DbErr> {
+    let guard = if points >= 0 {
+        "total_points >= $3"
+    } else {
+        "frozen_points >= -$3"
+    };
+    let sql = format!(
+        "UPDATE points_profiles SET total_points = total_points - $3, frozen_points = frozen_points + $3, updated_at = $4 \
+         WHERE tenant_id = $1 AND member_id = $2 AND {guard} {RETURNING}"
+    );
+    one(
+        db,
+        &sql,
+        vec![tenant.into(), member.into(), points.into(), now.into()],
+    )
+    .await
+}
+
+/// Locks a profile for the rest of the transaction and returns its balances.
+pub async fn lock<C: ConnectionTrait>(db: &C, profile_id: i64) -> Result<Option<Balances>, DbErr> {
+    let sql =
+        format!("UPDATE points_profiles SET updated_at = updated_at WHERE id = $1 {RETURNING}");
+    one(db, &sql, vec![profile_id.into()]).await
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    member: &str,
+) -> Result<Option<Balances>, DbErr> {
+    let sql = "SELECT id, total_points, frozen_points, lifetime_points, level_id FROM points_profiles WHERE tenant_id = $1 AND member_id = $2";
+    one(db, sql, vec![tenant.into(), member.into()]).await
+}
+
+/// Applies a balance change to frozen points and available points at once (expiry).
+pub async fn expire<C: ConnectionTrait>(
+    db: &C,
+    profile_id: i64,
+    from_available: i64,
+    from_frozen: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Balances>, DbErr> {
+    let sql = format!(
+        "UPDATE points_profiles SET total_points = total_points - $2, frozen_points = frozen_points - $3, updated_at = $4 WHERE id = $1 {RETURNING}"
+    );
+    one(
+        db,
+        &sql,
+        vec![
+            profile_id.into(),
+            from_available.into(),
+            from_frozen.into(),
+            now.into(),
+        ],
+    )
+    .await
+}
+
+pub async fn set_level<C: ConnectionTrait>(
+    db: &C,
+    profile_id: i64,
+    level_id: i64,
+) -> Result<(), DbErr> {
+    db.execute(stmt(
+        db,
+        "UPDATE points_profiles SET level_id = $2 WHERE id = $1",
+        vec![profile_id.into(), level_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_lot<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    profile_id: i64,
+    entry_id: i64,
+    points: i64,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if points <= 0 {
+        return Ok(());
+    }
+    let sql = "INSERT INTO points_lots (tenant_id, profile_id, entry_id, original_points, remaining_points, expires_at, created_at) VALUES ($1, $2, $3, $4, $4, $5, $6)";
+    db.execute(stmt(
+        db,
+        sql,
+        vec![
+            tenant.into(),
+            profile_id.into(),
+            entry_id.into(),
+            points.into(),
+            expires_at.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Consumes `points` from the profile's lots, earliest expiry first (lots of
+/// `prefer_entry` before all others). Call only with the profile locked.
+pub async fn consume_lots<C: ConnectionTrait>(
+    db: &C,
+    profile_id: i64,
+    points: i64,
+    prefer_entry: Option<i64>,
+) -> Result<i64, DbErr> {
+    if points <= 0 {
+        return Ok(0);
+    }
+    let preferred = prefer_entry.unwrap_or(-1);
+    let sql = "SELECT id, remaining_points FROM points_lots WHERE profile_id = $1 AND remaining_points > 0 \
+               ORDER BY CASE WHEN entry_id = $2 THEN 0 ELSE 1 END, expires_at ASC NULLS LAST, id ASC";
+    let rows = db
+        .query_all(stmt(db, sql, vec![profile_id.into(), preferred.into()]))
+        .await?;
+    let mut left = points;
+    for row in rows {
+        if left == 0 {
+            break;
+        }
+        let id: i64 = row.try_get("", "id")?;
+        let remaining: i64 = row.try_get("", "remaining_points")?;
+        let take = remaining.min(left);
+        db.execute(stmt(
+            db,
+            "UPDATE points_lots SET remaining_points = remaining_points - $2 WHERE id = $1",
+            vec![id.into(), take.into()],
+        ))
+        .await?;
+        left -= take;
+    }
+    Ok(points - left)
+}
+
+/// Claims a lot past its expiry: sets its remainder to 0 if it still is `remaining`.
+/// False when another worker got there first.
+pub async fn claim_expired_lot<C: ConnectionTrait>(
+    db: &C,
+    lot_id: i64,
+    remaining: i64,
+) -> Result<bool, DbErr> {
+    let sql = "UPDATE points_lots SET remaining_points = 0 WHERE id = $1 AND remaining_points = $2 AND remaining_points > 0";
+    Ok(db
+        .execute(stmt(db, sql, vec![lot_id.into(), remaining.into()]))
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Marks an entry reversed (conditionally: an entry is reversed once).
+pub async fn mark_reversed<C: ConnectionTrait>(
+    db: &C,
+    entry_id: i64,
+    by: i64,
+) -> Result<bool, DbErr> {
+    let sql = "UPDATE points_entries SET reversed_by_entry_id = $2 WHERE id = $1 AND reversed_by_entry_id IS NULL";
+    Ok(db
+        .execute(stmt(db, sql, vec![entry_id.into(), by.into()]))
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// One profile whose stored balances disagree with its ledger or lots.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Discrepancy {
+    pub member_id: String,
+    pub total_points: i64,
+    pub ledger_points: i64,
+    pub frozen_points: i64,
+    pub ledger_frozen: i64,
+    pub lots_remaining: i64,
+    /// What the lots should hold: max(total, 0) + frozen.
+    pub lots_expected: i64,
+}
+
+/// Profiles of a tenant (every tenant when `tenant` is None) whose balances differ from
+/// the sums of their ledger and lots. Aggregates in the database: one query.
+pub async fn discrepancies<C: ConnectionTrait>(
+    db: &C,
+    tenant: Option<i64>,
+) -> Result<(i64, Vec<Discrepancy>), DbErr> {
+    let (filter, values): (&str, Vec<Value>) = match tenant {
+        Some(t) => ("WHERE tenant_id = $1", vec![t.into()]),
+        None => ("", vec![]),
+    };
+    let sql = format!(
+        "SELECT p.member_id, p.total_points, p.frozen_points, \
+           CAST(COALESCE(e.points, 0) AS BIGINT) AS ledger_points, CAST(COALESCE(e.frozen, 0) AS BIGINT) AS ledger_frozen, \
+           CAST(COALESCE(l.remaining, 0) AS BIGINT) AS lots_remaining \
+         FROM (SELECT * FROM points_profiles {filter}) p \
+         LEFT JOIN (SELECT profile_id, SUM(points_delta) AS points, SUM(frozen_delta) AS frozen FROM points_entries GROUP BY profile_id) e ON e.profile_id = p.id \
+         LEFT JOIN (SELECT profile_id, SUM(remaining_points) AS remaining FROM points_lots GROUP BY profile_id) l ON l.profile_id = p.id"
+    );
+    let rows = db.query_all(stmt(db, &sql, values)).await?;
+    let checked = rows.len() as i64;
+    let mut out = Vec::new();
+    for row in rows {
+        let total: i64 = row.try_get("", "total_points")?;
+        let frozen: i64 = row.try_get("", "frozen_points")?;
+        let d = Discrepancy {
+            member_id: row.try_get("", "member_id")?,
+            total_points: total,
+            ledger_points: row.try_get("", "ledger_points")?,
+            frozen_points: frozen,
+            ledger_frozen: row.try_get("", "ledger_frozen")?,
+            lots_remaining: row.try_get("", "lots_remaining")?,
+            lots_expected: total.max(0) + frozen,
+        };
+        if d.total_points != d.ledger_points
+            || d.frozen_points != d.ledger_frozen
+            || d.lots_remaining != d.lots_expected
+            || frozen < 0
+        {
+            out.push(d);
+        }
+    }
+    Ok((checked, out))
+}
