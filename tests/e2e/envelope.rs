@@ -189,6 +189,28 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
         ("/api/v1/alerts/rules", &["get"]),
         ("/api/v1/alerts/rules/{rule}/silence", &["post", "delete"]),
         ("/api/v1/alerts/channels/{name}/test", &["post"]),
+        ("/api/v1/points/earn", &["post"]),
+        ("/api/v1/points/spend", &["post"]),
+        ("/api/v1/points/adjust", &["post"]),
+        ("/api/v1/points/freeze", &["post"]),
+        ("/api/v1/points/unfreeze", &["post"]),
+        ("/api/v1/points/batch-earn", &["post"]),
+        ("/api/v1/points/entries/{id}/reverse", &["post"]),
+        ("/api/v1/points/profiles", &["get"]),
+        ("/api/v1/points/profiles/{member_id}", &["get"]),
+        ("/api/v1/points/profiles/{member_id}/records", &["get"]),
+        ("/api/v1/points/profiles/{member_id}/contact", &["put"]),
+        ("/api/v1/points/profiles/{member_id}/vip-tags", &["post"]),
+        (
+            "/api/v1/points/profiles/{member_id}/vip-tags/{tag_type}",
+            &["delete"],
+        ),
+        ("/api/v1/points/user-levels", &["get"]),
+        ("/api/v1/points/levels", &["post"]),
+        ("/api/v1/points/levels/{id}", &["patch", "delete"]),
+        ("/api/v1/points/vip-tags", &["get", "post"]),
+        ("/api/v1/points/settings", &["get", "put"]),
+        ("/api/v1/points/integrity", &["get"]),
     ] {
         for m in methods {
             assert!(

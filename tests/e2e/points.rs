@@ -537,3 +537,112 @@ async fn adjust_overdraft_policy_permissions_isolation_and_rate_bucket() {
     let d = r.assert_error(429, "RATE_LIMIT_EXCEEDED");
     assert_eq!(d["scope"], "points_operations");
 }
+
+#[tokio::test]
+async fn personal_data_is_encrypted_found_by_keyed_hash_and_survives_key_rotation() {
+    use base64::Engine;
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let (k1, k2, index) = (format!("k1:{}", b64(1)), format!("k2:{}", b64(2)), b64(9));
+    let store = Store::new().await;
+    let server = Server::start_with(
+        &store,
+        &[("SHOPOPS_PII_KEYS", &k1), ("SHOPOPS_PII_INDEX_KEY", &index)],
+    )
+    .await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "pii").await;
+    let r = server
+        .call(
+            Method::PUT,
+            "/api/v1/points/profiles/p1/contact",
+            Some(&admin),
+            Some(json!({ "email": "Alice@Example.com", "phone": "13812345678" })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["email"], "A***@Example.com");
+    assert_eq!(r.body["phone"], "138****5678");
+    server
+        .call(
+            Method::PUT,
+            "/api/v1/points/profiles/p1/contact",
+            Some(&admin),
+            Some(json!({ "email": "not-an-email" })),
+        )
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+
+    // At rest: ciphertext with its key id, no clear text anywhere in the row.
+    let db = sea_orm::Database::connect(store.direct_url())
+        .await
+        .unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT email_enc, email_hash, phone_enc FROM points_profiles WHERE member_id = 'p1'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let email_enc: String = row.try_get("", "email_enc").unwrap();
+    let phone_enc: String = row.try_get("", "phone_enc").unwrap();
+    assert!(email_enc.starts_with("k1:") && phone_enc.starts_with("k1:"));
+    assert!(!email_enc.to_lowercase().contains("alice") && !phone_enc.contains("1381234"));
+    db.close().await.ok();
+    let audit = server
+        .get("/api/v1/audit-logs?action=points.contact.update", &admin)
+        .await
+        .body;
+    assert!(!audit.to_string().contains("lice@"), "{audit}");
+
+    let found = server
+        .get("/api/v1/points/profiles?email=alice@example.COM", &admin)
+        .await;
+    assert_eq!(found.body["member_id"], "p1", "{}", found.body);
+    server
+        .get("/api/v1/points/profiles?email=bob@example.com", &admin)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    drop(server);
+
+    // Rotation: k2 encrypts from now on, k1 still decrypts, lookups still work.
+    let server = Server::start_with(
+        &store,
+        &[
+            ("SHOPOPS_PII_KEYS", &format!("{k2},{k1}")),
+            ("SHOPOPS_PII_INDEX_KEY", &index),
+        ],
+    )
+    .await;
+    let admin = server.token(Some("pii"), "admin", "admin-password").await;
+    assert_eq!(
+        server
+            .get("/api/v1/points/profiles?phone=13812345678", &admin)
+            .await
+            .body["email"],
+        "A***@Example.com"
+    );
+    server
+        .call(
+            Method::PUT,
+            "/api/v1/points/profiles/p2/contact",
+            Some(&admin),
+            Some(json!({ "email": "bob@example.com" })),
+        )
+        .await;
+    let db = sea_orm::Database::connect(store.direct_url())
+        .await
+        .unwrap();
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT email_enc FROM points_profiles WHERE member_id = 'p2'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let enc: String = row.try_get("", "email_enc").unwrap();
+    assert!(enc.starts_with("k2:"), "{enc}");
+    db.close().await.ok();
+}

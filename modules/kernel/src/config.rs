@@ -43,6 +43,12 @@ pub struct Config {
     /// HS256 signing key for access tokens (≥ 32 bytes). Empty: a random key is
     /// generated once and kept in the database, shared by every replica.
     pub jwt_secret: Option<SecretString>,
+    /// Keys for personal data at rest, `id:base64(32 bytes),…`; the first encrypts,
+    /// all decrypt (rotation). Empty: one key is generated and kept in the database.
+    pub pii_keys: Option<SecretString>,
+    /// Key of the keyed hashes that find personal data (base64, 32 bytes). Must never
+    /// change once data exists. Empty: generated and kept in the database.
+    pub pii_index_key: Option<SecretString>,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub login_max_failures: u32,

@@ -28,6 +28,8 @@ pub struct Kernel {
     pub outside: Arc<OutsideCalls>,
     pub rate_limits: Arc<RateLimiter>,
     pub alerting: Arc<Alerting>,
+    /// Encryption and keyed hashes for personal data at rest.
+    pub pii: Arc<crate::crypto::PiiVault>,
     pub lifecycle: Lifecycle,
 }
 
@@ -85,7 +87,9 @@ impl Kernel {
         ));
         let alerting =
             Arc::new(crate::alerting::build(&config, outside.clone()).map_err(anyhow::Error::msg)?);
+        let pii = Arc::new(crate::crypto::PiiVault::load(&config, &db).await?);
         Ok(Self {
+            pii,
             alerting,
             rate_limits,
             config: Arc::new(config),

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod context;
+pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod error;

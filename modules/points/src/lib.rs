@@ -21,7 +21,7 @@ use utoipa::OpenApi;
 
 /// Routes, to be mounted at `/api/v1/points`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use api::{levels, ops, reads, tags};
+    use api::{contact, levels, ops, reads, tags};
     use web::{delete, get, patch, post, put, resource};
     cfg.service(resource("/earn").route(post().to(ops::earn)))
         .service(resource("/spend").route(post().to(ops::spend)))
@@ -30,7 +30,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/unfreeze").route(post().to(ops::unfreeze)))
         .service(resource("/batch-earn").route(post().to(ops::batch_earn)))
         .service(resource("/entries/{id}/reverse").route(post().to(ops::reverse)))
+        .service(resource("/profiles").route(get().to(contact::lookup)))
         .service(resource("/profiles/{member_id}").route(get().to(reads::get_profile)))
+        .service(resource("/profiles/{member_id}/contact").route(put().to(contact::put_contact)))
         .service(resource("/profiles/{member_id}/records").route(get().to(reads::list_records)))
         .service(resource("/profiles/{member_id}/vip-tags").route(post().to(tags::grant_tag)))
         .service(
@@ -81,6 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         api::tags::create_tag,
         api::tags::grant_tag,
         api::tags::revoke_tag,
+        api::contact::put_contact,
+        api::contact::lookup,
     ),
     tags((name = "points", description = "Points ledger: earn, spend, adjust, freeze, reverse, levels, VIP tags"))
 )]

@@ -1,5 +1,6 @@
 //! HTTP handlers of `/api/v1/points`: extract, authorise, validate, call the service.
 
+pub mod contact;
 pub mod levels;
 pub mod ops;
 pub mod reads;

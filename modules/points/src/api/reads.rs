@@ -49,6 +49,10 @@ pub struct ProfileView {
     pub current_level: Option<LevelView>,
     pub tags: Vec<TagView>,
     pub expiring_soon: ExpiringSoon,
+    /// Masked (`a***@example.com`); stored encrypted.
+    pub email: Option<String>,
+    /// Masked (`138****5678`); stored encrypted.
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -100,7 +104,7 @@ pub(crate) async fn find_profile(
         .ok_or_else(|| AppError::not_found("member profile"))
 }
 
-async fn view(kernel: &Kernel, p: profile::Model) -> AppResult<ProfileView> {
+pub(crate) async fn view(kernel: &Kernel, p: profile::Model) -> AppResult<ProfileView> {
     let now = Utc::now();
     let levels = levels::all(kernel, &kernel.db, p.tenant_id).await?;
     // Three queries whatever the member holds: tags with their definitions, soon-expiring lots.
@@ -128,7 +132,21 @@ async fn view(kernel: &Kernel, p: profile::Model) -> AppResult<ProfileView> {
         .order_by_asc(lot::Column::ExpiresAt)
         .all(&kernel.db)
         .await?;
+    let reveal = |stored: &Option<String>| -> AppResult<Option<String>> {
+        stored
+            .as_deref()
+            .map(|s| {
+                kernel
+                    .pii
+                    .decrypt(s)
+                    .map(|v| shopops_kernel::crypto::mask(&v))
+                    .map_err(AppError::internal)
+            })
+            .transpose()
+    };
     Ok(ProfileView {
+        email: reveal(&p.email_enc)?,
+        phone: reveal(&p.phone_enc)?,
         current_level: p
             .level_id
             .and_then(|id| levels.into_iter().find(|l| l.id == id)),
