@@ -29,9 +29,10 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release build: start-to-ready time and idle memory (docs/performance.md)
+bench: ## release: start-up time, idle memory, points write path vs pgbench (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
+	$(CARGO) bench -p shopops --bench points_load
 
 k8s-validate: ## render deploy/k8s (base + overlays) and validate against Kubernetes schemas
 	scripts/validate-k8s.sh
