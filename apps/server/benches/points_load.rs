@@ -7,6 +7,9 @@
 //! Needs PostgreSQL (`BENCH_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/postgres)
 //! and pgbench. `BENCH_SECONDS` (default 15), `BENCH_CLIENTS` (default 32).
 
+// A bench tool: a failed unwrap is a failed run, reported by the panic.
+#![allow(clippy::unwrap_used)]
+
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,23 +88,61 @@ async fn http_load(base: &str, token: &str, clients: usize, secs: u64, hot: bool
     let secs = started.elapsed().as_secs_f64();
     let mut l = latencies.lock().unwrap().clone();
     l.sort_by(f64::total_cmp);
-    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     let errors = errors.lock().unwrap().clone();
-    Stats { ops: l.len(), errors, secs, p50_ms: pct(0.50), p99_ms: pct(0.99) }
+    Stats {
+        ops: l.len(),
+        errors,
+        secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
 }
 
 fn pgbench(url: &str, clients: usize, secs: u64, members: u64) -> (f64, f64) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/points_sql");
     let out = Command::new("pgbench")
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string(), "-r", "-D", &format!("members={members}")])
-        .args(["-f", &format!("{dir}/earn.sql@1"), "-f", &format!("{dir}/spend.sql@1"), url])
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-r",
+            "-D",
+            &format!("members={members}"),
+        ])
+        .args([
+            "-f",
+            &format!("{dir}/earn.sql@1"),
+            "-f",
+            &format!("{dir}/spend.sql@1"),
+            url,
+        ])
         .output()
         .expect("pgbench (Debian package postgresql-contrib)");
     let text = String::from_utf8_lossy(&out.stdout);
-    let tps = text.lines().find_map(|l| l.strip_prefix("tps = ")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
-    let latency = text.lines().find_map(|l| l.strip_prefix("latency average = ")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    let tps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let latency = text
+        .lines()
+        .find_map(|l| l.strip_prefix("latency average = "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
     if tps == 0.0 {
-        eprintln!("pgbench said:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "pgbench said:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     (tps, latency)
 }
@@ -109,7 +150,14 @@ fn pgbench(url: &str, clients: usize, secs: u64, members: u64) -> (f64, f64) {
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())).flatten())
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| {
+                    l.strip_prefix("VmRSS:")
+                        .map(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+                })
+                .flatten()
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -117,23 +165,41 @@ fn rss_mib(pid: u32) -> f64 {
 #[tokio::main]
 async fn main() {
     shopops_kernel::outside::install_crypto_provider();
-    let admin_url = env_or("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+    let admin_url = env_or(
+        "BENCH_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
     let secs: u64 = env_or("BENCH_SECONDS", "15").parse().unwrap_or(15);
     let clients: usize = env_or("BENCH_CLIENTS", "32").parse().unwrap_or(32);
     let name = format!("shopops_bench_{}", std::process::id());
-    let admin = Database::connect(&admin_url).await.expect("PostgreSQL for the bench (BENCH_DATABASE_URL)");
-    admin.execute(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}"))).await.unwrap();
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("PostgreSQL for the bench (BENCH_DATABASE_URL)");
+    admin
+        .execute(Statement::from_string(
+            admin.get_database_backend(),
+            format!("CREATE DATABASE {name}"),
+        ))
+        .await
+        .unwrap();
     let (base_url, _) = admin_url.rsplit_once('/').unwrap();
     let db_url = format!("{base_url}/{name}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_shopops"))
         .env("DATABASE_URL", &db_url)
         .env("SHOPOPS_BIND", format!("127.0.0.1:{port}"))
         .env("SHOPOPS_BOOTSTRAP_ADMIN", "root:bench-password")
         .env("SHOPOPS_RATE_LIMIT_ENABLED", "false")
         .env("SHOPOPS_ACCESS_TOKEN_TTL_SECS", "7200")
-        .env("SHOPOPS_DATABASE_MAX_CONNECTIONS", &(clients + 8).to_string())
+        .env(
+            "SHOPOPS_DATABASE_MAX_CONNECTIONS",
+            &(clients + 8).to_string(),
+        )
         .env("SHOPOPS_LOG_LEVEL", "warn")
         .env("SHOPOPS_DATA_DIR", std::env::temp_dir())
         .stdout(Stdio::null())
@@ -142,8 +208,17 @@ async fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let up = Instant::now();
-    while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(up.elapsed() < Duration::from_secs(30), "server did not start");
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let login = |tenant: Option<&str>, user: &str, pass: &str| {
@@ -151,19 +226,37 @@ async fn main() {
         if let Some(t) = tenant {
             body["tenant"] = json!(t);
         }
-        http.post(format!("{base}/api/v1/auth/login")).json(&body).send()
+        http.post(format!("{base}/api/v1/auth/login"))
+            .json(&body)
+            .send()
     };
-    let root: Value = login(None, "root", "bench-password").await.unwrap().json().await.unwrap();
+    let root: Value = login(None, "root", "bench-password")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let root = root["access_token"].as_str().unwrap().to_string();
     http.post(format!("{base}/api/v1/tenants")).bearer_auth(&root)
         .json(&json!({ "code": "bench", "name": "Bench", "admin": { "username": "admin", "password": "bench-password" } }))
         .send().await.unwrap();
-    let token: Value = login(Some("bench"), "admin", "bench-password").await.unwrap().json().await.unwrap();
+    let token: Value = login(Some("bench"), "admin", "bench-password")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["access_token"].as_str().unwrap().to_string();
     // Every member starts with enough points for the spends.
     for chunk in (1..=MEMBERS).collect::<Vec<_>>().chunks(500) {
         let ops: Vec<Value> = chunk.iter().map(|m| json!({ "member_id": format!("m{m}"), "points_amount": 10000, "category": "payment" })).collect();
-        let r = http.post(format!("{base}/api/v1/points/batch-earn")).bearer_auth(&token).json(&json!({ "operations": ops, "atomic": true })).send().await.unwrap();
+        let r = http
+            .post(format!("{base}/api/v1/points/batch-earn"))
+            .bearer_auth(&token)
+            .json(&json!({ "operations": ops, "atomic": true }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
 
@@ -174,9 +267,19 @@ async fn main() {
     let (pg_hot_tps, pg_hot_latency) = pgbench(&db_url, clients, secs, 1);
     let _ = server.kill();
     let _ = server.wait();
-    let integrity = Command::new(env!("CARGO_BIN_EXE_shopops")).args(["points", "verify"]).env("DATABASE_URL", &db_url).output().unwrap();
+    let integrity = Command::new(env!("CARGO_BIN_EXE_shopops"))
+        .args(["points", "verify"])
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .unwrap();
     let consistent = integrity.status.success();
-    admin.execute(Statement::from_string(admin.get_database_backend(), format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok();
+    admin
+        .execute(Statement::from_string(
+            admin.get_database_backend(),
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ))
+        .await
+        .ok();
 
     let ops = |s: &Stats| s.ops as f64 / s.secs;
     println!("points write path, PostgreSQL, {clients} concurrent clients, {secs} s per case, earn/spend 50/50\n");
@@ -184,5 +287,7 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     println!("| {MEMBERS} members | {:.0} | {:.1} ms | {:.1} ms | {:?} | {pg_tps:.0} | {pg_latency:.1} ms | {:.0} % |", ops(&spread), spread.p50_ms, spread.p99_ms, spread.errors, 100.0 * ops(&spread) / pg_tps);
     println!("| hot account (1 member) | {:.0} | {:.1} ms | {:.1} ms | {:?} | {pg_hot_tps:.0} | {pg_hot_latency:.1} ms | {:.0} % |", ops(&hot), hot.p50_ms, hot.p99_ms, hot.errors, 100.0 * ops(&hot) / pg_hot_tps);
-    println!("\nserver RSS after the run: {rss:.0} MiB; ledger consistent afterwards: {consistent}");
+    println!(
+        "\nserver RSS after the run: {rss:.0} MiB; ledger consistent afterwards: {consistent}"
+    );
 }
