@@ -198,7 +198,7 @@ async fn main() {
         .env("SHOPOPS_ACCESS_TOKEN_TTL_SECS", "7200")
         .env(
             "SHOPOPS_DATABASE_MAX_CONNECTIONS",
-            &(clients + 8).to_string(),
+            (clients + 8).to_string(),
         )
         .env("SHOPOPS_LOG_LEVEL", "warn")
         .env("SHOPOPS_DATA_DIR", std::env::temp_dir())
