@@ -67,3 +67,48 @@ async fn admin_create_migrate_status_and_openapi() {
         .unwrap();
     assert_eq!(printed, served);
 }
+
+#[test]
+fn kuaishou_dry_run_and_catalogue_need_no_configuration() {
+    let vector = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../modules/kuaishou/tests/fixtures/vectors/order_note_add_chinese.json"
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vector).unwrap()).unwrap();
+    let out = std::process::Command::new(crate::support::binary())
+        .env_clear()
+        .args(["kuaishou", "sign", "--vector", vector])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ours["sign"], recorded["sign"]);
+    assert_eq!(ours["sign_string"], recorded["sign_string"]);
+    assert_eq!(ours["raw_body"], recorded["request"]["raw_body"]);
+
+    let out = std::process::Command::new(crate::support::binary())
+        .env_clear()
+        .args(["kuaishou", "methods", "--json"])
+        .output()
+        .unwrap();
+    let methods: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(methods.as_array().unwrap().len(), 359);
+    assert!(methods
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["http_method"] == "GET" || m["http_method"] == "POST"));
+
+    let bad = std::process::Command::new(crate::support::binary())
+        .env_clear()
+        .args(["kuaishou", "sign", "--vector", "/nonexistent.json"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent.json"));
+}

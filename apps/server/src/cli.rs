@@ -46,6 +46,27 @@ enum Command {
         #[command(subcommand)]
         command: PointsCommand,
     },
+    /// Kuaishou open-platform tools.
+    Kuaishou {
+        #[command(subcommand)]
+        command: KuaishouCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KuaishouCommand {
+    /// Print the request we would send for a vector-format file (`inputs` object):
+    /// verb, path, query or form, sign string and sign, as JSON.
+    Sign {
+        #[arg(long)]
+        vector: std::path::PathBuf,
+    },
+    /// List every open-platform method with its verb, version and parameters.
+    Methods {
+        /// Print JSON (`[{method, http_method, version, ...}]`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +103,13 @@ enum AuditCommand {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    // Offline tools need no configuration (and must work with none).
+    if let Some(Command::Kuaishou { command }) = cli.command {
+        return kuaishou(command).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        });
+    }
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -109,6 +137,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Points {
             command: PointsCommand::Expire,
         } => points_expire(config).await,
+        Command::Kuaishou { command } => kuaishou(command),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -202,5 +231,35 @@ async fn points_expire(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .map_err(anyhow::Error::msg)?;
     println!("expired {expired} lots");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kuaishou(command: KuaishouCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KuaishouCommand::Sign { vector } => {
+            let text = std::fs::read_to_string(&vector)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
+            let request =
+                shopops_kuaishou::dry_run::sign_vector(&text).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&request)?);
+        }
+        KuaishouCommand::Methods { json: true } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(shopops_kuaishou::catalogue::all())?
+            );
+        }
+        KuaishouCommand::Methods { json: false } => {
+            for m in shopops_kuaishou::catalogue::all() {
+                let verb = serde_json::to_value(m.http_method)?;
+                println!(
+                    "{:<4} {:<60} {}",
+                    verb.as_str().unwrap_or(""),
+                    m.method,
+                    m.service
+                );
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
