@@ -8,6 +8,7 @@ mod m20261121_000002_kernel_audit_idempotency;
 mod m20261121_000003_kernel_ops_permissions;
 mod m20261121_000004_kernel_alerting;
 mod m20261121_000005_points_ledger;
+mod m20261121_000006_kuaishou_shops;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_kernel_ops_permissions::Migration),
             Box::new(m20261121_000004_kernel_alerting::Migration),
             Box::new(m20261121_000005_points_ledger::Migration),
+            Box::new(m20261121_000006_kuaishou_shops::Migration),
         ]
     }
 }

@@ -211,6 +211,12 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
         ("/api/v1/points/vip-tags", &["get", "post"]),
         ("/api/v1/points/settings", &["get", "put"]),
         ("/api/v1/points/integrity", &["get"]),
+        ("/api/v1/kuaishou/shops/authorize-url", &["get"]),
+        ("/api/v1/kuaishou/oauth/callback", &["get"]),
+        ("/api/v1/kuaishou/shops", &["get"]),
+        ("/api/v1/kuaishou/shops/{id}", &["delete"]),
+        ("/api/v1/kuaishou/shops/{id}/refresh", &["post"]),
+        ("/api/v1/kuaishou/shops/{id}/info", &["get"]),
     ] {
         for m in methods {
             assert!(

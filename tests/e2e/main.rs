@@ -13,6 +13,7 @@ mod auth;
 mod cli;
 mod envelope;
 mod idempotency;
+mod kuaishou;
 mod points;
 mod points_robustness;
 mod rate_limit;

@@ -6,7 +6,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc =
         shopops_kernel::ApiDoc::openapi().nest("/api/v1/points", shopops_points::ApiDoc::openapi());
     doc.info.title = "ShopOps API".into();
-    doc.info.description =
-        Some("E-commerce seller operations: identity and access, audit, alerts, points.".into());
+    doc.info.description = Some(
+        "E-commerce seller operations: identity and access, audit, alerts, points, Kuaishou shops."
+            .into(),
+    );
     doc
 }

@@ -26,6 +26,14 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     }
     let kernel = Kernel::build(config, conn).await?;
     bootstrap_admin(&kernel).await?;
+    let kuaishou_config =
+        shopops_kuaishou::config::KuaishouConfig::load().map_err(anyhow::Error::msg)?;
+    if !kuaishou_config.is_configured() {
+        tracing::info!("Kuaishou app not configured (KUAISHOU_APP_KEY/APP_SECRET/SIGN_SECRET): its shop routes answer 503");
+    }
+    let kuaishou = web::Data::new(std::sync::Arc::new(
+        shopops_kuaishou::platform::Platform::new(&kernel, kuaishou_config)?,
+    ));
 
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
@@ -49,6 +57,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         // so even a CORS or rate-limit refusal is an envelope with a request id.
         App::new()
             .app_data(data.clone())
+            .app_data(kuaishou.clone())
             .app_data(web::Data::new(settings.clone()))
             .app_data(extract::json_config(max_body))
             .app_data(extract::query_config())
@@ -65,6 +74,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .service(
                 web::scope("/api/v1")
                     .service(web::scope("/points").configure(shopops_points::routes))
+                    .service(web::scope("/kuaishou").configure(shopops_kuaishou::routes))
                     .configure(shopops_kernel::routes),
             )
     })

@@ -298,6 +298,28 @@ impl Config {
         Self::from_figment(figment)
     }
 
+    /// A module's own settings, layered like the kernel's: its defaults (serde
+    /// `default`s) < the TOML file's `[section]` < environment variables starting with
+    /// `env_prefix` (e.g. `KUAISHOU_APP_KEY` → `app_key`).
+    pub fn module_section<T: serde::de::DeserializeOwned>(
+        section: &str,
+        env_prefix: &str,
+    ) -> Result<T, ConfigError> {
+        let mut figment = Figment::new();
+        if let Ok(path) = std::env::var("SHOPOPS_CONFIG") {
+            figment = figment.merge(Toml::file(path).nested()).select(section);
+        }
+        figment = figment.merge(Env::prefixed(env_prefix));
+        figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            ConfigError::Invalid(format!(
+                "key `{section}.{key}` (env {env_prefix}{}): {}",
+                key.to_ascii_uppercase(),
+                e.kind
+            ))
+        })
+    }
+
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let config: Config = figment.extract().map_err(|e| {
             // figment names the key and where its value came from; values of secret

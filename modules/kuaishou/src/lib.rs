@@ -1,11 +1,37 @@
-//! Kuaishou shop open-platform bridge.
+//! Kuaishou shop open-platform bridge (routes under `/api/v1/kuaishou`).
 //!
-//! This first part is the client core every other piece stands on: requests signed
-//! byte-for-byte like the official SDK's ([`client`]), the method [`catalogue`], the
-//! classification of the platform's answers, and the dry run behind
-//! `shopops kuaishou sign`. Shop authorisation, order sync and message push come next
-//! (see the issue notes).
+//! - [`client`]: requests signed byte-for-byte like the official SDK, answers classified;
+//! - [`catalogue`]: every method with verb, version and parameters; [`dry_run`];
+//! - [`platform`]: signed calls and OAuth through the kernel's outside-call toolkit;
+//! - [`shops`]: authorised shops, encrypted tokens, once-per-shop refresh; [`api`].
 
+pub mod api;
 pub mod catalogue;
 pub mod client;
+pub mod config;
 pub mod dry_run;
+pub mod entities;
+pub mod platform;
+pub mod shops;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+/// Routes, to be mounted at `/api/v1/kuaishou`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use web::{delete, get, post, resource};
+    cfg.service(resource("/shops/authorize-url").route(get().to(api::authorize_url)))
+        .service(resource("/oauth/callback").route(get().to(api::oauth_callback)))
+        .service(resource("/shops").route(get().to(api::list_shops)))
+        .service(resource("/shops/{id}").route(delete().to(api::disconnect_shop)))
+        .service(resource("/shops/{id}/refresh").route(post().to(api::refresh_shop)))
+        .service(resource("/shops/{id}/info").route(get().to(api::shop_info)));
+}
+
+/// The module's part of the OpenAPI document (paths relative to `/api/v1/kuaishou`).
+#[derive(OpenApi)]
+#[openapi(
+    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info),
+    tags((name = "kuaishou", description = "Kuaishou shops: authorisation, tokens, platform calls"))
+)]
+pub struct ApiDoc;

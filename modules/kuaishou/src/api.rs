@@ -1,0 +1,242 @@
+//! `/api/v1/kuaishou`: shop authorisation (authorise URL, OAuth callback), shops, token
+//! refresh, disconnect, and the shop-info call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shopops_kernel::audit::{self, Actor, Change};
+use shopops_kernel::auth::tokens::random_token;
+use shopops_kernel::auth::Principal;
+use shopops_kernel::error::ErrorEnvelope;
+use shopops_kernel::http::RequestContext;
+use shopops_kernel::idempotency::{self, WriteOutcome};
+use shopops_kernel::{AppError, AppResult, Kernel};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::entities::shop;
+use crate::platform::Platform;
+use crate::shops::{self, ShopView};
+
+/// How long a seller has to finish authorising.
+const STATE_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuthorizeQuery {
+    /// Overrides `KUAISHOU_REDIRECT_URI`; must be registered with the platform.
+    pub redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeUrl {
+    pub url: String,
+    /// Binds the callback to this tenant and user; single use.
+    pub state: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the platform when the seller declined.
+    pub error: Option<String>,
+}
+
+fn state_key(state: &str) -> String {
+    format!("kuaishou:oauth_state:{state}")
+}
+
+/// A URL to send a seller to, to authorise one of their shops (permission
+/// `kuaishou:manage`).
+#[utoipa::path(get, path = "/shops/authorize-url", tag = "kuaishou", params(AuthorizeQuery),
+    responses((status = 200, body = AuthorizeUrl), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn authorize_url(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    q: web::Query<AuthorizeQuery>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:manage")?;
+    let redirect = q
+        .redirect_uri
+        .clone()
+        .or_else(|| platform.config.redirect_uri.clone())
+        .filter(|r| r.starts_with("https://") || r.starts_with("http://"));
+    let Some(redirect) = redirect else {
+        let mut errors = shopops_kernel::error::FieldErrors::new();
+        errors.add(
+            "redirect_uri",
+            "give an http(s) redirect_uri or set KUAISHOU_REDIRECT_URI",
+        );
+        return Err(AppError::validation(errors));
+    };
+    let state = random_token();
+    let url = platform.authorize_url(&redirect, &state)?;
+    let owner = json!({ "tenant_id": principal.tenant_id, "user_id": principal.user_id, "username": principal.username });
+    kernel
+        .cache
+        .cache
+        .set(&state_key(&state), &owner.to_string(), STATE_TTL)
+        .await?;
+    Ok(HttpResponse::Ok().json(AuthorizeUrl {
+        url,
+        state,
+        expires_in: STATE_TTL.as_secs(),
+    }))
+}
+
+/// Where the platform sends the seller back: the code is exchanged for tokens (once),
+/// which are stored encrypted. No bearer token: the `state` binds it to the tenant.
+#[utoipa::path(get, path = "/oauth/callback", tag = "kuaishou", params(CallbackQuery),
+    responses((status = 200, body = ShopView), (status = 400, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)))]
+pub async fn oauth_callback(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    ctx: RequestContext,
+    q: web::Query<CallbackQuery>,
+) -> AppResult<HttpResponse> {
+    let invalid = || {
+        AppError::bad_request(
+            "INVALID_OAUTH_STATE",
+            "this authorisation link is unknown, used or expired; start again",
+        )
+    };
+    let state = q
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(invalid)?;
+    let owner = kernel
+        .cache
+        .cache
+        .get(&state_key(state))
+        .await?
+        .ok_or_else(invalid)?;
+    // Single use: a replayed callback finds nothing.
+    kernel.cache.cache.delete(&state_key(state)).await?;
+    if let Some(error) = &q.error {
+        return Err(AppError::bad_request(
+            "KUAISHOU_AUTHORISATION_DECLINED",
+            "the seller did not authorise the shop",
+        )
+        .with_details(json!({ "error": error })));
+    }
+    let code = q.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
+        AppError::bad_request("INVALID_OAUTH_CALLBACK", "the callback has no code")
+    })?;
+    let owner: serde_json::Value = serde_json::from_str(&owner).map_err(AppError::internal)?;
+    let tenant = owner["tenant_id"].as_i64().ok_or_else(invalid)?;
+    let actor = Actor {
+        id: owner["user_id"].as_i64(),
+        name: owner["username"].as_str().unwrap_or("seller").to_string(),
+    };
+    let tokens = platform.exchange_code(code).await?;
+    let saved = shops::save_authorised(&kernel, tenant, tokens, &actor, &ctx).await?;
+    Ok(HttpResponse::Ok().json(shops::view(saved)))
+}
+
+/// The tenant's shops and the health of their tokens (permission `kuaishou:read`).
+#[utoipa::path(get, path = "/shops", tag = "kuaishou", responses((status = 200, body = Vec<ShopView>)), security(("bearer" = [])))]
+pub async fn list_shops(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:read")?;
+    let rows = shop::Entity::find()
+        .filter(shop::Column::TenantId.eq(principal.tenant_id))
+        .order_by_asc(shop::Column::Id)
+        .all(&kernel.db)
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(shops::view).collect::<Vec<_>>()))
+}
+
+/// Refresh a shop's tokens now (permission `kuaishou:manage`); concurrent requests,
+/// from any replica, cause one refresh.
+#[utoipa::path(post, path = "/shops/{id}/refresh", tag = "kuaishou", params(("id" = i64, Path)),
+    responses((status = 200, body = ShopView), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn refresh_shop(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:manage")?;
+    let refreshed =
+        shops::refresh(&kernel, &platform, principal.tenant_id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(shops::view(refreshed)))
+}
+
+/// Disconnect a shop: its tokens are erased (permission `kuaishou:manage`).
+#[utoipa::path(delete, path = "/shops/{id}", tag = "kuaishou", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn disconnect_shop(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:manage")?;
+    let (tenant, id) = (principal.tenant_id, id.into_inner());
+    let found = shops::find(&kernel, tenant, id).await?;
+    idempotency::execute(&kernel, None, async |txn| {
+        shop::Entity::update_many()
+            .col_expr(shop::Column::Status, Expr::value("revoked"))
+            .col_expr(
+                shop::Column::AccessTokenEnc,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                shop::Column::RefreshTokenEnc,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(shop::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(shop::Column::Id.eq(id))
+            .filter(shop::Column::TenantId.eq(tenant))
+            .exec(txn)
+            .await?;
+        audit::record(
+            txn,
+            &ctx,
+            &principal.actor(),
+            Change {
+                tenant_id: tenant,
+                action: "kuaishou.shop.disconnect",
+                target_type: "kuaishou_shop",
+                target_id: id.to_string(),
+                summary: json!({ "open_id": found.open_id }),
+            },
+        )
+        .await?;
+        Ok(WriteOutcome {
+            status: StatusCode::NO_CONTENT,
+            body: serde_json::Value::Null,
+        })
+    })
+    .await
+}
+
+/// The shop's own information from the platform (`open.shop.info.get`; permission
+/// `kuaishou:read`).
+#[utoipa::path(get, path = "/shops/{id}/info", tag = "kuaishou", params(("id" = i64, Path)),
+    responses((status = 200, description = "the platform's `data`"), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn shop_info(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:read")?;
+    let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
+    let data = shops::call(&kernel, &platform, &found, "open.shop.info.get", None).await?;
+    Ok(HttpResponse::Ok().json(data))
+}

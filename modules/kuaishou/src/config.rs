@@ -1,0 +1,68 @@
+//! Settings of the Kuaishou bridge, from the seed's variables: `KUAISHOU_APP_KEY`,
+//! `KUAISHOU_APP_SECRET`, `KUAISHOU_SIGN_SECRET`, `KUAISHOU_SIGN_METHOD`,
+//! `KUAISHOU_BASE_URL`, `KUAISHOU_AUTHORIZE_URL`, `KUAISHOU_REDIRECT_URI`,
+//! `KUAISHOU_SCOPES` (or a `[kuaishou]` section of the config file).
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::client::SignMethod;
+
+fn default_sign_method() -> SignMethod {
+    SignMethod::HmacSha256
+}
+
+fn default_base_url() -> String {
+    "https://openapi.kwaixiaodian.com".into()
+}
+
+fn default_authorize_url() -> String {
+    "https://open.kwaixiaodian.com/oauth/authorize".into()
+}
+
+fn default_scopes() -> String {
+    "merchant_order,merchant_item,merchant_refund,merchant_user".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KuaishouConfig {
+    pub app_key: Option<String>,
+    pub app_secret: Option<SecretString>,
+    /// The app's signing secret (not the app secret).
+    pub sign_secret: Option<SecretString>,
+    #[serde(default = "default_sign_method")]
+    pub sign_method: SignMethod,
+    /// Open API and OAuth token endpoints.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Where sellers are sent to authorise a shop.
+    #[serde(default = "default_authorize_url")]
+    pub authorize_url: String,
+    /// Our OAuth callback as registered with the platform
+    /// (`https://<host>/api/v1/kuaishou/oauth/callback`).
+    pub redirect_uri: Option<String>,
+    /// Comma-separated scopes requested from sellers.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+}
+
+impl KuaishouConfig {
+    pub fn load() -> Result<Self, String> {
+        shopops_kernel::config::Config::module_section("kuaishou", "KUAISHOU_")
+            .map_err(|e| e.to_string())
+    }
+
+    /// True when app key, app secret and sign secret are all set.
+    pub fn is_configured(&self) -> bool {
+        use secrecy::ExposeSecret;
+        self.app_key.as_deref().is_some_and(|k| !k.is_empty())
+            && self
+                .app_secret
+                .as_ref()
+                .is_some_and(|s| !s.expose_secret().is_empty())
+            && self
+                .sign_secret
+                .as_ref()
+                .is_some_and(|s| !s.expose_secret().is_empty())
+    }
+}

@@ -1,0 +1,3 @@
+//! sea-orm entities of the Kuaishou tables (schema in `migrations/`).
+
+pub mod shop;

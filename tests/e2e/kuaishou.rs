@@ -1,0 +1,291 @@
+//! The Kuaishou bridge against a fake platform that checks every request the way the
+//! platform does (form-decoded pairs, HMAC-SHA256 sign over the sorted pairs, the
+//! access token), serves single-use codes and rotating refresh tokens, and accepts both
+//! path styles.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::support::{Server, Store};
+
+const APP_KEY: &str = "ks_app_e2e";
+const APP_SECRET: &str = "as_e2e_secret";
+const SIGN_SECRET: &str = "ss_e2e_sign";
+
+#[derive(Default)]
+struct Platform {
+    codes: Vec<String>,
+    access: String,
+    refresh: String,
+    refreshes: usize,
+    expire_next_call: bool,
+    api_calls: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Platform>>;
+
+fn form(text: &str) -> Vec<(String, String)> {
+    web::Query::<Vec<(String, String)>>::from_query(text)
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
+fn signed_ok(pairs: &[(String, String)]) -> bool {
+    let mut sorted: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "sign").collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let text = format!(
+        "{}&signSecret={SIGN_SECRET}",
+        sorted
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SIGN_SECRET.as_bytes()).unwrap();
+    mac.update(text.as_bytes());
+    let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    pairs.iter().any(|(k, v)| k == "sign" && *v == want)
+}
+
+async fn fake(state: Shared) -> String {
+    let data = web::Data::new(state);
+    async fn token(q: web::Query<HashMap<String, String>>, s: web::Data<Shared>) -> HttpResponse {
+        let mut p = s.lock().unwrap();
+        let code = q.get("code").cloned().unwrap_or_default();
+        let creds = q.get("app_id").map(String::as_str) == Some(APP_KEY)
+            && q.get("app_secret").map(String::as_str) == Some(APP_SECRET);
+        if !creds
+            || q.get("grant_type").map(String::as_str) != Some("code")
+            || !p.codes.contains(&code)
+        {
+            return HttpResponse::Ok().json(json!({ "result": 100200102, "error": "invalid_grant", "error_msg": "code invalid or used" }));
+        }
+        p.codes.retain(|c| *c != code);
+        p.access = "AT-1".into();
+        p.refresh = "RT-1".into();
+        HttpResponse::Ok().json(json!({ "result": 1, "access_token": "AT-1", "expires_in": 172800, "refresh_token": "RT-1", "refresh_token_expires_in": 15552000, "open_id": "seller-1", "scopes": ["merchant_order", "merchant_item"] }))
+    }
+    async fn refresh(body: String, s: web::Data<Shared>) -> HttpResponse {
+        // Slow, like a real token service: overlapping refreshes would show.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let pairs: HashMap<String, String> = form(&body).into_iter().collect();
+        let mut p = s.lock().unwrap();
+        if pairs.get("refresh_token") != Some(&p.refresh)
+            || pairs.get("app_secret").map(String::as_str) != Some(APP_SECRET)
+        {
+            return HttpResponse::Ok().json(json!({ "result": 100200102, "error": "invalid_grant", "error_msg": "refreshToken.discarded" }));
+        }
+        p.refreshes += 1;
+        p.access = format!("AT-{}", p.refreshes + 1);
+        p.refresh = format!("RT-{}", p.refreshes + 1);
+        HttpResponse::Ok().json(json!({ "result": 1, "access_token": p.access, "expires_in": 172800, "refresh_token": p.refresh, "refresh_token_expires_in": 15552000, "open_id": "seller-1" }))
+    }
+    async fn api(req: HttpRequest, body: String, s: web::Data<Shared>) -> HttpResponse {
+        let pairs = if req.method() == Method::GET.as_str() {
+            form(req.query_string())
+        } else {
+            form(&body)
+        };
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let mut p = s.lock().unwrap();
+        p.api_calls.push(req.path().to_string());
+        if !signed_ok(&pairs) || get("appkey") != APP_KEY {
+            return HttpResponse::Ok()
+                .json(json!({ "result": 100200001, "error_msg": "sign error" }));
+        }
+        if get("access_token") != p.access || std::mem::take(&mut p.expire_next_call) {
+            return HttpResponse::Ok()
+                .json(json!({ "result": 28, "error_msg": "access_token已过期" }));
+        }
+        HttpResponse::Ok().json(json!({ "result": 1, "error_msg": "", "data": { "shopName": "测试小店", "method": get("method") }, "requestId": "rq-1" }))
+    }
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/oauth2/access_token", web::get().to(token))
+            .route("/oauth2/refresh_token", web::post().to(refresh))
+            .default_service(web::to(api))
+    })
+    .workers(2)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}", server.addrs()[0]);
+    tokio::spawn(server.run());
+    url
+}
+
+#[tokio::test]
+async fn authorise_a_shop_call_signed_and_refresh_once_under_concurrency() {
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-1".into()],
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let server = Server::start_with(
+        &store,
+        &[
+            ("KUAISHOU_APP_KEY", APP_KEY),
+            ("KUAISHOU_APP_SECRET", APP_SECRET),
+            ("KUAISHOU_SIGN_SECRET", SIGN_SECRET),
+            ("KUAISHOU_BASE_URL", &base),
+            ("KUAISHOU_AUTHORIZE_URL", &format!("{base}/oauth/authorize")),
+            (
+                "KUAISHOU_REDIRECT_URI",
+                "https://ops.example.com/api/v1/kuaishou/oauth/callback",
+            ),
+        ],
+    )
+    .await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "ks").await;
+
+    let r = server
+        .get("/api/v1/kuaishou/shops/authorize-url", &admin)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.body["url"].as_str().unwrap();
+    let st = r.body["state"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with(&format!(
+            "{base}/oauth/authorize?app_id={APP_KEY}&redirect_uri=https%3A%2F%2Fops.example.com"
+        )),
+        "{url}"
+    );
+    assert!(url.contains("response_type=code") && url.contains(&format!("state={st}")));
+
+    // The seller comes back with a code: exchanged once, tokens stored encrypted.
+    let callback = |code: &str, st: &str| {
+        let path = format!("/api/v1/kuaishou/oauth/callback?code={code}&state={st}");
+        let server = &server;
+        async move { server.call(Method::GET, &path, None, None).await }
+    };
+    let shop = callback("code-1", &st).await;
+    assert_eq!(shop.status, 200, "{}", shop.body);
+    assert_eq!(shop.body["open_id"], "seller-1");
+    assert_eq!(shop.body["token_health"], "ok");
+    let id = shop.body["id"].as_i64().unwrap();
+    callback("code-1", &st)
+        .await
+        .assert_error(400, "INVALID_OAUTH_STATE");
+    callback("code-1", "forged")
+        .await
+        .assert_error(400, "INVALID_OAUTH_STATE");
+    let db = sea_orm::Database::connect(store.direct_url())
+        .await
+        .unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT access_token_enc, refresh_token_enc FROM kuaishou_shops",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (a, rt): (String, String) = (
+        row.try_get("", "access_token_enc").unwrap(),
+        row.try_get("", "refresh_token_enc").unwrap(),
+    );
+    assert!(
+        !a.contains("AT-1") && !rt.contains("RT-1"),
+        "tokens stored in clear"
+    );
+    db.close().await.ok();
+
+    // A signed call the fake platform accepts (platform path, verified sign).
+    let info = server
+        .get(&format!("/api/v1/kuaishou/shops/{id}/info"), &admin)
+        .await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    assert_eq!(info.body["shopName"], "测试小店");
+    assert_eq!(
+        state.lock().unwrap().api_calls.last().unwrap(),
+        "/open/shop/info/get"
+    );
+
+    // An expired token: refreshed once and the call retried.
+    state.lock().unwrap().expire_next_call = true;
+    let info = server
+        .get(&format!("/api/v1/kuaishou/shops/{id}/info"), &admin)
+        .await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    assert_eq!(state.lock().unwrap().refreshes, 1);
+
+    // Ten concurrent refresh requests: one refresh at the platform.
+    let path = format!("/api/v1/kuaishou/shops/{id}/refresh");
+    let calls = (0..10).map(|_| server.call(Method::POST, &path, Some(&admin), None));
+    let replies = futures_util::future::join_all(calls).await;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(
+        state.lock().unwrap().refreshes,
+        2,
+        "exactly one more refresh"
+    );
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/kuaishou/shops/{id}/info"), &admin)
+            .await
+            .status,
+        200,
+        "the rotated token works"
+    );
+
+    // Another tenant sees nothing; disconnecting erases the tokens.
+    let (_, other) = server.tenant(&root, "ks-2").await;
+    server
+        .get(&format!("/api/v1/kuaishou/shops/{id}/info"), &other)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert_eq!(
+        server.get("/api/v1/kuaishou/shops", &other).await.body,
+        json!([])
+    );
+    let r = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kuaishou/shops/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    server
+        .get(&format!("/api/v1/kuaishou/shops/{id}/info"), &admin)
+        .await
+        .assert_error(409, "KUAISHOU_SHOP_REVOKED");
+    let shops: Value = server.get("/api/v1/kuaishou/shops", &admin).await.body;
+    assert_eq!(shops[0]["token_health"], "revoked");
+}
+
+#[tokio::test]
+async fn without_app_credentials_the_shop_routes_say_so() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "ks-none").await;
+    let r = server
+        .get(
+            "/api/v1/kuaishou/shops/authorize-url?redirect_uri=https://x.example/cb",
+            &admin,
+        )
+        .await;
+    let d = r.assert_error(503, "KUAISHOU_NOT_CONFIGURED");
+    assert_eq!(d["missing"][0], "KUAISHOU_APP_KEY");
+}
