@@ -3,8 +3,9 @@
 use utoipa::OpenApi;
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc =
-        shopops_kernel::ApiDoc::openapi().nest("/api/v1/points", shopops_points::ApiDoc::openapi());
+    let mut doc = shopops_kernel::ApiDoc::openapi()
+        .nest("/api/v1/points", shopops_points::ApiDoc::openapi())
+        .nest("/api/v1/kuaishou", shopops_kuaishou::ApiDoc::openapi());
     doc.info.title = "ShopOps API".into();
     doc.info.description = Some(
         "E-commerce seller operations: identity and access, audit, alerts, points, Kuaishou shops."
