@@ -9,6 +9,7 @@ mod m20261121_000003_kernel_ops_permissions;
 mod m20261121_000004_kernel_alerting;
 mod m20261121_000005_points_ledger;
 mod m20261121_000006_kuaishou_shops;
+mod m20261121_000007_kuaishou_events;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_kernel_alerting::Migration),
             Box::new(m20261121_000005_points_ledger::Migration),
             Box::new(m20261121_000006_kuaishou_shops::Migration),
+            Box::new(m20261121_000007_kuaishou_events::Migration),
         ]
     }
 }

@@ -217,6 +217,8 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
         ("/api/v1/kuaishou/shops/{id}", &["delete"]),
         ("/api/v1/kuaishou/shops/{id}/refresh", &["post"]),
         ("/api/v1/kuaishou/shops/{id}/info", &["get"]),
+        ("/api/v1/kuaishou/webhooks", &["post"]),
+        ("/api/v1/kuaishou/events", &["get"]),
     ] {
         for m in methods {
             assert!(

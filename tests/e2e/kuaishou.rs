@@ -289,3 +289,107 @@ async fn without_app_credentials_the_shop_routes_say_so() {
     let d = r.assert_error(503, "KUAISHOU_NOT_CONFIGURED");
     assert_eq!(d["missing"][0], "KUAISHOU_APP_KEY");
 }
+
+#[tokio::test]
+async fn message_push_is_verified_decrypted_stored_once_and_scoped_to_the_shop_tenant() {
+    use aes::cipher::{block_padding::Pkcs7, BlockEncryptMut, KeyIvInit};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let msg_key = [5u8; 32];
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-9".into()],
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let server = Server::start_with(
+        &store,
+        &[
+            ("KUAISHOU_APP_KEY", APP_KEY),
+            ("KUAISHOU_APP_SECRET", APP_SECRET),
+            ("KUAISHOU_SIGN_SECRET", SIGN_SECRET),
+            ("KUAISHOU_BASE_URL", &base),
+            ("KUAISHOU_WEBHOOK_SECRET", "push-secret"),
+            ("KUAISHOU_MSG_SECRET", &b64.encode(msg_key)),
+        ],
+    )
+    .await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "push").await;
+    let st = server
+        .get(
+            "/api/v1/kuaishou/shops/authorize-url?redirect_uri=https://x.example/cb",
+            &admin,
+        )
+        .await
+        .body["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/kuaishou/oauth/callback?code=code-9&state={st}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let message = json!({ "eventId": "ev-1", "msgId": "msg-1", "openId": "seller-1", "event": "kwaishop_order_paySuccess", "info": "{\"oid\":2419800012345678}", "createTime": 1735689600000_i64 });
+    let sealed = cbc::Encryptor::<aes::Aes256>::new_from_slices(&msg_key, &[0u8; 16])
+        .unwrap()
+        .encrypt_padded_vec_mut::<Pkcs7>(message.to_string().as_bytes());
+    let body = b64.encode(sealed);
+    let sign = |ts: &str, body: &str, secret: &str| {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{ts}.{body}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let push = |ts: String, sig: String, body: String| {
+        let server = &server;
+        async move {
+            let res = server
+                .http
+                .post(format!("{}/api/v1/kuaishou/webhooks", server.base))
+                .header("X-Kuaishou-Timestamp", ts)
+                .header("X-Kuaishou-Signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            crate::support::Reply::from_response(res).await
+        }
+    };
+    let now = chrono::Utc::now().timestamp().to_string();
+    let first = push(now.clone(), sign(&now, &body, "push-secret"), body.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body, json!({ "result": 1, "duplicate": false }));
+    let again = push(now.clone(), sign(&now, &body, "push-secret"), body.clone()).await;
+    assert_eq!(
+        again.body,
+        json!({ "result": 1, "duplicate": true }),
+        "stored once"
+    );
+
+    push(now.clone(), sign(&now, &body, "wrong-secret"), body.clone())
+        .await
+        .assert_error(401, "INVALID_WEBHOOK_SIGNATURE");
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    push(old.clone(), sign(&old, &body, "push-secret"), body.clone())
+        .await
+        .assert_error(401, "WEBHOOK_TIMESTAMP_OUT_OF_WINDOW");
+    let garbage = "not base64 !!".to_string();
+    push(now.clone(), sign(&now, &garbage, "push-secret"), garbage)
+        .await
+        .assert_error(400, "INVALID_WEBHOOK_BODY");
+
+    let events = server.get("/api/v1/kuaishou/events", &admin).await.body;
+    assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
+    assert_eq!(events["data"][0]["event"], "kwaishop_order_paySuccess");
+    assert_eq!(events["data"][0]["payload"]["eventId"], "ev-1");
+    let (_, other) = server.tenant(&root, "push-2").await;
+    assert_eq!(
+        server.get("/api/v1/kuaishou/events", &other).await.body["data"],
+        json!([])
+    );
+}

@@ -240,3 +240,74 @@ pub async fn shop_info(
     let data = shops::call(&kernel, &platform, &found, "open.shop.info.get", None).await?;
     Ok(HttpResponse::Ok().json(data))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushAck {
+    /// 1: received (also for a message already received).
+    pub result: i32,
+    pub duplicate: bool,
+}
+
+/// Message push from the platform: verified, decrypted when encrypted, stored once per
+/// message id before it is acknowledged. No bearer token: the signature authenticates.
+#[utoipa::path(post, path = "/webhooks", tag = "kuaishou",
+    params(("X-Kuaishou-Signature" = String, Header), ("X-Kuaishou-Timestamp" = String, Header)),
+    responses((status = 200, body = PushAck), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn webhook(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    crate::push::verify(
+        &platform.config,
+        header("X-Kuaishou-Signature"),
+        header("X-Kuaishou-Timestamp"),
+        &body,
+        Utc::now().timestamp(),
+    )?;
+    let message = crate::push::open(&platform.config, &body)?;
+    let new = crate::push::store(&kernel, &message).await?;
+    Ok(HttpResponse::Ok().json(PushAck {
+        result: 1,
+        duplicate: !new,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// Message-push events of the tenant's shops, newest first (permission `kuaishou:read`).
+#[utoipa::path(get, path = "/events", tag = "kuaishou", params(EventQuery), responses((status = 200, description = "a page of events")), security(("bearer" = [])))]
+pub async fn list_events(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+    q: web::Query<EventQuery>,
+) -> AppResult<HttpResponse> {
+    use sea_orm::QuerySelect;
+    principal.require(&kernel, "kuaishou:read")?;
+    let page = shopops_kernel::http::pagination::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .resolve()?;
+    let mut query = crate::entities::event::Entity::find()
+        .filter(crate::entities::event::Column::TenantId.eq(principal.tenant_id));
+    if let Some(before) = page.after {
+        query = query.filter(crate::entities::event::Column::Id.lt(before));
+    }
+    let rows = query
+        .order_by_desc(crate::entities::event::Column::Id)
+        .limit(page.limit + 1)
+        .all(&kernel.db)
+        .await?;
+    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |e| e.id).map(|e| {
+        json!({ "id": e.id, "message_id": e.message_id, "event": e.event, "shop_id": e.shop_id, "payload": e.payload, "received_at": e.received_at })
+    });
+    Ok(HttpResponse::Ok().json(page))
+}

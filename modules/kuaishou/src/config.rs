@@ -1,7 +1,8 @@
 //! Settings of the Kuaishou bridge, from the seed's variables: `KUAISHOU_APP_KEY`,
 //! `KUAISHOU_APP_SECRET`, `KUAISHOU_SIGN_SECRET`, `KUAISHOU_SIGN_METHOD`,
 //! `KUAISHOU_BASE_URL`, `KUAISHOU_AUTHORIZE_URL`, `KUAISHOU_REDIRECT_URI`,
-//! `KUAISHOU_SCOPES` (or a `[kuaishou]` section of the config file).
+//! `KUAISHOU_SCOPES`, `KUAISHOU_WEBHOOK_SECRET`, `KUAISHOU_MSG_SECRET` (or a
+//! `[kuaishou]` section of the config file).
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -44,6 +45,10 @@ pub struct KuaishouConfig {
     /// Comma-separated scopes requested from sellers.
     #[serde(default = "default_scopes")]
     pub scopes: String,
+    /// HMAC-SHA256 secret of message-push requests (`X-Kuaishou-Signature`).
+    pub webhook_secret: Option<SecretString>,
+    /// The app's message secret (Base64 AES key) for encrypted push bodies.
+    pub msg_secret: Option<SecretString>,
 }
 
 impl KuaishouConfig {

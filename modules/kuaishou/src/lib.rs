@@ -12,6 +12,7 @@ pub mod config;
 pub mod dry_run;
 pub mod entities;
 pub mod platform;
+pub mod push;
 pub mod shops;
 
 use actix_web::web;
@@ -25,13 +26,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/shops").route(get().to(api::list_shops)))
         .service(resource("/shops/{id}").route(delete().to(api::disconnect_shop)))
         .service(resource("/shops/{id}/refresh").route(post().to(api::refresh_shop)))
-        .service(resource("/shops/{id}/info").route(get().to(api::shop_info)));
+        .service(resource("/shops/{id}/info").route(get().to(api::shop_info)))
+        .service(resource("/webhooks").route(post().to(api::webhook)))
+        .service(resource("/events").route(get().to(api::list_events)));
 }
 
 /// The module's part of the OpenAPI document (paths relative to `/api/v1/kuaishou`).
 #[derive(OpenApi)]
 #[openapi(
-    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info),
+    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events),
     tags((name = "kuaishou", description = "Kuaishou shops: authorisation, tokens, platform calls"))
 )]
 pub struct ApiDoc;
