@@ -10,6 +10,7 @@ mod m20261121_000004_kernel_alerting;
 mod m20261121_000005_points_ledger;
 mod m20261121_000006_kuaishou_shops;
 mod m20261121_000007_kuaishou_events;
+mod m20261121_000008_kuaishou_orders;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_points_ledger::Migration),
             Box::new(m20261121_000006_kuaishou_shops::Migration),
             Box::new(m20261121_000007_kuaishou_events::Migration),
+            Box::new(m20261121_000008_kuaishou_orders::Migration),
         ]
     }
 }

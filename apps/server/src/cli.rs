@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 use shopops_kernel::config::Config;
 use shopops_kernel::{audit, db, identity, telemetry, Kernel};
 use shopops_migrations::{Migrator, MigratorTrait};
@@ -61,6 +61,15 @@ enum KuaishouCommand {
         #[arg(long)]
         vector: std::path::PathBuf,
     },
+    /// Pull a shop's orders now (from its checkpoint, or from `--since`).
+    Sync {
+        /// The shop's id (`GET /api/v1/kuaishou/shops`).
+        #[arg(long)]
+        shop: i64,
+        /// Start of the window, RFC 3339 (default: the shop's checkpoint).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// List every open-platform method with its verb, version and parameters.
     Methods {
         /// Print JSON (`[{method, http_method, version, ...}]`) instead of a table.
@@ -104,7 +113,10 @@ enum AuditCommand {
 
 pub async fn run(cli: Cli) -> ExitCode {
     // Offline tools need no configuration (and must work with none).
-    if let Some(Command::Kuaishou { command }) = cli.command {
+    if let Some(Command::Kuaishou {
+        command: command @ (KuaishouCommand::Sign { .. } | KuaishouCommand::Methods { .. }),
+    }) = cli.command
+    {
         return kuaishou(command).unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
@@ -137,6 +149,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Points {
             command: PointsCommand::Expire,
         } => points_expire(config).await,
+        Command::Kuaishou {
+            command: KuaishouCommand::Sync { shop, since },
+        } => kuaishou_sync(config, shop, since).await,
         Command::Kuaishou { command } => kuaishou(command),
     };
     result.unwrap_or_else(|e| {
@@ -249,6 +264,7 @@ fn kuaishou(command: KuaishouCommand) -> anyhow::Result<ExitCode> {
                 serde_json::to_string_pretty(shopops_kuaishou::catalogue::all())?
             );
         }
+        KuaishouCommand::Sync { .. } => anyhow::bail!("sync needs the server configuration"),
         KuaishouCommand::Methods { json: false } => {
             for m in shopops_kuaishou::catalogue::all() {
                 let verb = serde_json::to_value(m.http_method)?;
@@ -261,5 +277,44 @@ fn kuaishou(command: KuaishouCommand) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn kuaishou_sync(
+    config: Config,
+    shop: i64,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<ExitCode> {
+    let conn = connect_migrated(&config).await?;
+    let kernel = Kernel::build(config, conn).await?;
+    let platform = shopops_kuaishou::platform::Platform::new(
+        &kernel,
+        shopops_kuaishou::config::KuaishouConfig::load().map_err(anyhow::Error::msg)?,
+    )?;
+    let target = shopops_kuaishou::entities::shop::Entity::find_by_id(shop)
+        .one(&kernel.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no Kuaishou shop {shop}"))?;
+    let progress = |r: &shopops_kuaishou::sync::SyncReport| {
+        eprint!(
+            "\rshop {}: window {} page {} — {} orders seen, {} written",
+            r.shop_id,
+            r.windows + 1,
+            r.pages,
+            r.orders_seen,
+            r.orders_written
+        );
+    };
+    let report = shopops_kuaishou::sync::sync_shop(
+        &kernel,
+        &platform,
+        &target,
+        since.map(|t| t.timestamp_millis()),
+        &progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    eprintln!();
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

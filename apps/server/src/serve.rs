@@ -35,11 +35,16 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         shopops_kuaishou::platform::Platform::new(&kernel, kuaishou_config)?,
     ));
 
+    let kuaishou_platform = kuaishou.get_ref().clone();
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),
         tokio::spawn(jobs::alert_evaluation(kernel.clone())),
         tokio::spawn(shopops_points::jobs::expiry(kernel.clone())),
+        tokio::spawn(shopops_kuaishou::jobs::order_sync(
+            kernel.clone(),
+            kuaishou_platform,
+        )),
     ];
 
     let config = kernel.config.clone();

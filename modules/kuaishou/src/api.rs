@@ -311,3 +311,63 @@ pub async fn list_events(
     });
     Ok(HttpResponse::Ok().json(page))
 }
+
+/// Pull the shop's orders now, from its checkpoint (permission `kuaishou:manage`).
+#[utoipa::path(post, path = "/shops/{id}/sync", tag = "kuaishou", params(("id" = i64, Path)),
+    responses((status = 200, body = crate::sync::SyncReport), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn sync_shop(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:manage")?;
+    let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
+    let report = crate::sync::sync_shop(&kernel, &platform, &found, None, &|_| {}).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    pub shop_id: Option<i64>,
+    pub status: Option<i64>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// Synced orders of the tenant's shops, newest first (permission `kuaishou:read`).
+#[utoipa::path(get, path = "/orders", tag = "kuaishou", params(OrderQuery), responses((status = 200, description = "a page of orders")), security(("bearer" = [])))]
+pub async fn list_orders(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+    q: web::Query<OrderQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::entities::order;
+    use sea_orm::QuerySelect;
+    principal.require(&kernel, "kuaishou:read")?;
+    let page = shopops_kernel::http::pagination::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .resolve()?;
+    let mut query = order::Entity::find().filter(order::Column::TenantId.eq(principal.tenant_id));
+    if let Some(before) = page.after {
+        query = query.filter(order::Column::Id.lt(before));
+    }
+    if let Some(shop) = q.shop_id {
+        query = query.filter(order::Column::ShopId.eq(shop));
+    }
+    if let Some(status) = q.status {
+        query = query.filter(order::Column::Status.eq(status));
+    }
+    let rows = query
+        .order_by_desc(order::Column::Id)
+        .limit(page.limit + 1)
+        .all(&kernel.db)
+        .await?;
+    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |o| o.id).map(|o| {
+        json!({ "id": o.id, "shop_id": o.shop_id, "oid": o.oid, "status": o.status, "total_fee": o.total_fee, "pay_time": o.pay_time, "update_time": o.update_time, "synced_at": o.synced_at })
+    });
+    Ok(HttpResponse::Ok().json(page))
+}

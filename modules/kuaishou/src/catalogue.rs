@@ -74,6 +74,38 @@ pub fn find(method: &str) -> Option<&'static Method> {
     c.index.get(method).map(|&i| &c.methods[i])
 }
 
+/// The `param` JSON of a call from named values, keys in the catalogue's wire order;
+/// None when there are none (then `param` is not sent). An unknown key is an error.
+/// Values are written compactly by serde_json: byte-identical to the SDK for strings,
+/// integers, booleans, lists and objects; floats may differ in exponent notation.
+pub fn param_json(
+    method: &Method,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<String>, String> {
+    if let Some(unknown) = values
+        .keys()
+        .find(|k| !method.params.iter().any(|p| &p.name == *k))
+    {
+        return Err(format!(
+            "`{unknown}` is not a parameter of {}",
+            method.method
+        ));
+    }
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let fields: Vec<String> = method
+        .params
+        .iter()
+        .filter_map(|p| {
+            values
+                .get(&p.name)
+                .map(|v| format!("{}:{}", serde_json::Value::String(p.name.clone()), v))
+        })
+        .collect();
+    Ok(Some(format!("{{{}}}", fields.join(","))))
+}
+
 pub fn all() -> &'static [Method] {
     &catalogue().methods
 }
@@ -109,5 +141,19 @@ mod tests {
         );
         assert!(all().iter().all(|m| m.version == "1"));
         assert!(find("open.no.such.method").is_none());
+    }
+
+    #[test]
+    fn param_json_follows_the_wire_order_not_the_callers() {
+        let m = find("open.order.cursor.list").unwrap();
+        let values = serde_json::json!({ "endTime": 2, "beginTime": 1, "pageSize": 50 });
+        let json = param_json(m, values.as_object().unwrap()).unwrap().unwrap();
+        // The recorded vector order_cursor_list_hmac sends exactly this text.
+        assert_eq!(json, r#"{"pageSize":50,"beginTime":1,"endTime":2}"#);
+        assert!(param_json(m, serde_json::json!({ "pagesize": 1 }).as_object().unwrap()).is_err());
+        assert_eq!(
+            param_json(find("open.shop.info.get").unwrap(), &serde_json::Map::new()).unwrap(),
+            None
+        );
     }
 }

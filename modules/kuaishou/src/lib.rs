@@ -14,6 +14,7 @@ pub mod entities;
 pub mod platform;
 pub mod push;
 pub mod shops;
+pub mod sync;
 
 use actix_web::web;
 use utoipa::OpenApi;
@@ -28,13 +29,54 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/shops/{id}/refresh").route(post().to(api::refresh_shop)))
         .service(resource("/shops/{id}/info").route(get().to(api::shop_info)))
         .service(resource("/webhooks").route(post().to(api::webhook)))
-        .service(resource("/events").route(get().to(api::list_events)));
+        .service(resource("/events").route(get().to(api::list_events)))
+        .service(resource("/shops/{id}/sync").route(post().to(api::sync_shop)))
+        .service(resource("/orders").route(get().to(api::list_orders)));
 }
 
 /// The module's part of the OpenAPI document (paths relative to `/api/v1/kuaishou`).
 #[derive(OpenApi)]
 #[openapi(
-    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events),
+    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events, api::sync_shop, api::list_orders),
     tags((name = "kuaishou", description = "Kuaishou shops: authorisation, tokens, platform calls"))
 )]
 pub struct ApiDoc;
+
+pub mod jobs {
+    //! The order-sync job: every active shop, every 5 minutes, four shops at a time.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use shopops_kernel::Kernel;
+
+    use crate::platform::Platform;
+
+    pub async fn order_sync(kernel: Kernel, platform: Arc<Platform>) {
+        shopops_kernel::jobs::every(
+            kernel,
+            "kuaishou_order_sync",
+            Duration::from_secs(300),
+            move |k| {
+                let platform = platform.clone();
+                async move {
+                    if !platform.config.is_configured() {
+                        return Ok(());
+                    }
+                    let results = crate::sync::sync_all(&k, &platform)
+                        .await
+                        .map_err(|e| e.message)?;
+                    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+                    if failed > 0 {
+                        return Err(format!(
+                            "{failed} of {} shops failed to sync",
+                            results.len()
+                        ));
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await
+    }
+}

@@ -1,4 +1,7 @@
 //! sea-orm entities of the Kuaishou tables (schema in `migrations/`).
 
 pub mod event;
+pub mod order;
+pub mod order_item;
 pub mod shop;
+pub mod sync_checkpoint;
