@@ -25,13 +25,6 @@ enum KuaishouShops {
     UpdatedAt,
 }
 
-#[derive(DeriveIden)]
-enum RolePermissions {
-    Table,
-    Role,
-    Permission,
-}
-
 const GRANTS: &[(&str, &str)] = &[
     ("admin", "kuaishou:read"),
     ("admin", "kuaishou:manage"),
@@ -73,28 +66,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let mut insert = Query::insert()
-            .into_table(RolePermissions::Table)
-            .columns([RolePermissions::Role, RolePermissions::Permission])
-            .to_owned();
-        for (role, permission) in GRANTS {
-            insert.values_panic([(*role).into(), (*permission).into()]);
-        }
-        manager.exec_stmt(insert).await
+        grant(manager, GRANTS).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (role, permission) in GRANTS {
-            manager
-                .exec_stmt(
-                    Query::delete()
-                        .from_table(RolePermissions::Table)
-                        .and_where(Expr::col(RolePermissions::Role).eq(*role))
-                        .and_where(Expr::col(RolePermissions::Permission).eq(*permission))
-                        .to_owned(),
-                )
-                .await?;
-        }
+        revoke(manager, GRANTS).await?;
         manager
             .drop_table(Table::drop().table(KuaishouShops::Table).to_owned())
             .await
