@@ -221,6 +221,7 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
         ("/api/v1/kuaishou/events", &["get"]),
         ("/api/v1/kuaishou/shops/{id}/sync", &["post"]),
         ("/api/v1/kuaishou/orders", &["get"]),
+        ("/api/v1/kuaishou/shops/{id}/call", &["post"]),
     ] {
         for m in methods {
             assert!(

@@ -282,6 +282,66 @@ async fn authorise_a_shop_call_signed_and_refresh_once_under_concurrency() {
         "the rotated token works"
     );
 
+    // Any catalogue method by name: verb from the catalogue, params in wire order.
+    let r = server
+        .post(
+            &format!("/api/v1/kuaishou/shops/{id}/call"),
+            &admin,
+            json!({ "method": "open.item.get", "params": { "kwaiItemId": 123 } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["method"], "open.item.get");
+    assert_eq!(
+        state.lock().unwrap().api_calls.last().unwrap(),
+        "/open/item/get"
+    );
+    server
+        .post(
+            &format!("/api/v1/kuaishou/shops/{id}/call"),
+            &admin,
+            json!({ "method": "open.no.such" }),
+        )
+        .await
+        .assert_error(400, "KUAISHOU_UNKNOWN_METHOD");
+    let d = server
+        .post(
+            &format!("/api/v1/kuaishou/shops/{id}/call"),
+            &admin,
+            json!({ "method": "open.item.get", "params": { "itemId": 1 } }),
+        )
+        .await;
+    assert_eq!(
+        d.assert_error(400, "INVALID_REQUEST_BODY")["valid_params"],
+        json!(["kwaiItemId"])
+    );
+
+    // The platform's connectivity is reported in readiness details.
+    let ready: Value = server
+        .http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["details"]["kuaishou"]["state"], "healthy", "{ready}");
+
+    // No token or secret ever reaches the logs.
+    let logs = server.logs();
+    for secret in [
+        "AT-1",
+        "AT-2",
+        "RT-1",
+        "RT-2",
+        APP_SECRET,
+        SIGN_SECRET,
+        "code-1",
+    ] {
+        assert!(!logs.contains(secret), "`{secret}` leaked into the logs");
+    }
+
     // Another tenant sees nothing; disconnecting erases the tokens.
     let (_, other) = server.tenant(&root, "ks-2").await;
     server
@@ -562,4 +622,37 @@ async fn order_sync_is_incremental_idempotent_and_survives_a_503_burst() {
     assert_eq!(report["orders_seen"], 250);
     assert_eq!(report["orders_written"], 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("250 orders seen"));
+}
+
+#[tokio::test]
+async fn an_unreachable_platform_is_reported_without_failing_readiness() {
+    let closed = crate::support::free_port();
+    let store = Store::new().await;
+    let server = Server::start_with(
+        &store,
+        &[
+            ("KUAISHOU_APP_KEY", APP_KEY),
+            ("KUAISHOU_APP_SECRET", APP_SECRET),
+            ("KUAISHOU_SIGN_SECRET", SIGN_SECRET),
+            ("KUAISHOU_BASE_URL", &format!("http://127.0.0.1:{closed}")),
+        ],
+    )
+    .await;
+    let r = server
+        .http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "a platform outage must not take the pod out of service"
+    );
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(
+        ready["details"]["kuaishou"]["state"], "unhealthy",
+        "{ready}"
+    );
+    assert_eq!(ready["details"]["kuaishou"]["reason"], "unreachable");
 }

@@ -36,6 +36,11 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     ));
 
     let kuaishou_platform = kuaishou.get_ref().clone();
+    if kuaishou_platform.config.is_configured() {
+        kernel.health.register(std::sync::Arc::new(
+            shopops_kuaishou::health::Connectivity::new(kuaishou_platform.clone()),
+        ));
+    }
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),

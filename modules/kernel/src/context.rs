@@ -30,6 +30,8 @@ pub struct Kernel {
     pub alerting: Arc<Alerting>,
     /// Encryption and keyed hashes for personal data at rest.
     pub pii: Arc<crate::crypto::PiiVault>,
+    /// Informational checks modules register (shown in `/readyz` details).
+    pub health: Arc<crate::health::HealthRegistry>,
     pub lifecycle: Lifecycle,
 }
 
@@ -89,6 +91,7 @@ impl Kernel {
             Arc::new(crate::alerting::build(&config, outside.clone()).map_err(anyhow::Error::msg)?);
         let pii = Arc::new(crate::crypto::PiiVault::load(&config, &db).await?);
         Ok(Self {
+            health: Arc::default(),
             pii,
             alerting,
             rate_limits,

@@ -11,6 +11,53 @@ use utoipa::ToSchema;
 use crate::context::Kernel;
 use crate::db;
 
+/// The state of a component that does not decide readiness (an outside platform):
+/// reported in `/readyz` under `details`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComponentHealth {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub state: &'static str,
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An informational check a module registers with the kernel.
+#[async_trait::async_trait]
+pub trait HealthCheck: Send + Sync {
+    fn name(&self) -> &str;
+    async fn check(&self) -> ComponentHealth;
+}
+
+/// The registered informational checks.
+#[derive(Default)]
+pub struct HealthRegistry {
+    checks: std::sync::RwLock<Vec<std::sync::Arc<dyn HealthCheck>>>,
+}
+
+impl HealthRegistry {
+    pub fn register(&self, check: std::sync::Arc<dyn HealthCheck>) {
+        self.checks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(check);
+    }
+
+    async fn run(&self) -> BTreeMap<String, ComponentHealth> {
+        let checks: Vec<_> = self
+            .checks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let results = futures_util::future::join_all(checks.iter().map(|c| c.check())).await;
+        checks
+            .iter()
+            .map(|c| c.name().to_string())
+            .zip(results)
+            .collect()
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Liveness {
     /// Always `ok`.
@@ -35,6 +82,8 @@ pub struct Readiness {
     pub checks: BTreeMap<String, DependencyCheck>,
     /// Names of the dependencies that are down.
     pub failed: Vec<String>,
+    /// Outside platforms and other components that do not decide readiness.
+    pub details: BTreeMap<String, ComponentHealth>,
 }
 
 /// Liveness: answers while the process can serve HTTP. Never checks dependencies.
@@ -64,7 +113,8 @@ fn check(started: Instant, result: Result<(), String>) -> DependencyCheck {
 
 /// Readiness: 200 when the database (and Redis, when configured) answer; 503 naming
 /// the failed dependency otherwise, and 503 (`shutdown`) from the moment a shutdown
-/// signal arrives.
+/// signal arrives. `details` reports outside platforms (healthy / degraded / unhealthy)
+/// without affecting readiness: a platform outage must not take our pods out of service.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -103,6 +153,7 @@ pub async fn readyz(kernel: web::Data<Kernel>) -> HttpResponse {
         status: if ready { "ready" } else { "not_ready" },
         checks,
         failed,
+        details: kernel.health.run().await,
     };
     if ready {
         HttpResponse::Ok().json(body)

@@ -371,3 +371,47 @@ pub async fn list_orders(
     });
     Ok(HttpResponse::Ok().json(page))
 }
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// Any method of the catalogue, e.g. `open.item.list.get`.
+    pub method: String,
+    /// Business parameters by wire name; sent in the catalogue's order.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Call any open-platform method for a shop by name (permission `kuaishou:manage`):
+/// verb and version from the catalogue, the shop's token, the platform's `data` back.
+#[utoipa::path(post, path = "/shops/{id}/call", tag = "kuaishou", params(("id" = i64, Path)), request_body = CallRequest,
+    responses((status = 200, description = "the platform's `data`"), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn call_method(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+    body: web::Json<CallRequest>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:manage")?;
+    let body = body.into_inner();
+    let method = crate::catalogue::find(&body.method).ok_or_else(|| {
+        AppError::bad_request(
+            "KUAISHOU_UNKNOWN_METHOD",
+            format!("`{}` is not a Kuaishou method", body.method),
+        )
+        .with_details(json!({ "hint": "shopops kuaishou methods" }))
+    })?;
+    let param = crate::catalogue::param_json(method, &body.params).map_err(|e| {
+        AppError::bad_request("INVALID_REQUEST_BODY", e).with_details(
+            json!({ "valid_params": method.params.iter().map(|p| &p.name).collect::<Vec<_>>() }),
+        )
+    })?;
+    let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
+    tracing::info!(request_id = %ctx.request_id, shop = found.id, method = %method.method, "Kuaishou call by name");
+    let data = shops::call(&kernel, &platform, &found, &method.method, param.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(data))
+}

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod dry_run;
 pub mod entities;
+pub mod health;
 pub mod platform;
 pub mod push;
 pub mod shops;
@@ -31,13 +32,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/webhooks").route(post().to(api::webhook)))
         .service(resource("/events").route(get().to(api::list_events)))
         .service(resource("/shops/{id}/sync").route(post().to(api::sync_shop)))
-        .service(resource("/orders").route(get().to(api::list_orders)));
+        .service(resource("/orders").route(get().to(api::list_orders)))
+        .service(resource("/shops/{id}/call").route(post().to(api::call_method)));
 }
 
 /// The module's part of the OpenAPI document (paths relative to `/api/v1/kuaishou`).
 #[derive(OpenApi)]
 #[openapi(
-    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events, api::sync_shop, api::list_orders),
+    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events, api::sync_shop, api::list_orders, api::call_method),
     tags((name = "kuaishou", description = "Kuaishou shops: authorisation, tokens, platform calls"))
 )]
 pub struct ApiDoc;

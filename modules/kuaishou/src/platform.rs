@@ -78,6 +78,26 @@ impl Platform {
         Ok((key, secret))
     }
 
+    /// The API target's circuit, success rate and latency.
+    pub fn api_status(&self) -> shopops_kernel::outside::TargetStatus {
+        self.api.status()
+    }
+
+    /// Whether the platform answers HTTP at all (any status) within `timeout`.
+    pub async fn reachable(&self, timeout: std::time::Duration) -> Result<(), String> {
+        let probe = self
+            .api
+            .client()
+            .head(&self.config.base_url)
+            .timeout(timeout)
+            .send();
+        match probe.await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_timeout() => Err(format!("no answer within {} s", timeout.as_secs())),
+            Err(_) => Err("unreachable".into()),
+        }
+    }
+
     /// Where to send a seller to authorise a shop (the platform's URL format).
     pub fn authorize_url(&self, redirect_uri: &str, state: &str) -> AppResult<String> {
         let (app_key, _) = self.app()?;
