@@ -11,6 +11,7 @@ mod m20261121_000005_points_ledger;
 mod m20261121_000006_kuaishou_shops;
 mod m20261121_000007_kuaishou_events;
 mod m20261121_000008_kuaishou_orders;
+mod m20261201_000009_kuaishou_event_dispatch;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_kuaishou_shops::Migration),
             Box::new(m20261121_000007_kuaishou_events::Migration),
             Box::new(m20261121_000008_kuaishou_orders::Migration),
+            Box::new(m20261201_000009_kuaishou_event_dispatch::Migration),
         ]
     }
 }

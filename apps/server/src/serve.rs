@@ -41,12 +41,19 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             shopops_kuaishou::health::Connectivity::new(kuaishou_platform.clone()),
         ));
     }
+    kernel.alerting.add_source(std::sync::Arc::new(
+        shopops_kuaishou::alerts::ShopTokenAlerts::new(kuaishou_platform.clone()),
+    ));
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),
         tokio::spawn(jobs::alert_evaluation(kernel.clone())),
         tokio::spawn(shopops_points::jobs::expiry(kernel.clone())),
         tokio::spawn(shopops_kuaishou::jobs::order_sync(
+            kernel.clone(),
+            kuaishou_platform.clone(),
+        )),
+        tokio::spawn(shopops_kuaishou::jobs::event_dispatch(
             kernel.clone(),
             kuaishou_platform,
         )),

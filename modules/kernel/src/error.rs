@@ -28,7 +28,8 @@ pub struct AppError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
-    pub details: Value,
+    /// Boxed: errors travel in every `Result`, and a `Value` with ordered maps is large.
+    pub details: Box<Value>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -39,12 +40,12 @@ impl AppError {
             status,
             code: Cow::Borrowed(code),
             message: message.into(),
-            details: json!({}),
+            details: Box::new(json!({})),
         }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
+        *self.details = details;
         self
     }
 
@@ -133,7 +134,7 @@ impl ResponseError for AppError {
         res.extensions_mut().insert(ErrorBody {
             code: self.code.clone(),
             message: self.message.clone(),
-            details: self.details.clone(),
+            details: (*self.details).clone(),
         });
         res
     }

@@ -63,9 +63,9 @@ impl IdempotencyRequest {
     }
 
     pub fn new(scope: String, key: String, body: &impl Serialize) -> Self {
-        // serde_json sorts object keys, so equal bodies hash equal whatever their order.
+        // Canonical form: equal bodies hash equal whatever their key order.
         let canonical = serde_json::to_value(body)
-            .map(|v| v.to_string())
+            .map(|v| crate::canonical::to_string(&v))
             .unwrap_or_default();
         Self {
             scope,
@@ -300,7 +300,7 @@ fn replay(row: &idempotency_key::Model) -> AppResult<HttpResponse> {
             .to_string();
         let mut err = AppError::new(status, "", error["message"].as_str().unwrap_or_default());
         err.code = Cow::Owned(code);
-        err.details = error["details"].clone();
+        *err.details = error["details"].clone();
         return Err(err);
     }
     let mut response = WriteOutcome {

@@ -13,6 +13,7 @@ pub mod alerting;
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod canonical;
 pub mod config;
 pub mod context;
 pub mod crypto;

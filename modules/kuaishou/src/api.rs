@@ -268,10 +268,32 @@ pub async fn webhook(
         Utc::now().timestamp(),
     )?;
     let message = crate::push::open(&platform.config, &body)?;
-    let new = crate::push::store(&kernel, &message).await?;
+    let stored = crate::push::store(&kernel, &message).await?;
+    let event = message["event"].as_str().unwrap_or_default().to_string();
+    let outcome = if stored.is_some() {
+        "stored"
+    } else {
+        "duplicate"
+    };
+    platform
+        .metrics
+        .push_events
+        .with_label_values(&[&event, outcome])
+        .inc();
+    let duplicate = stored.is_none();
+    if let Some(row) = stored.filter(|r| r.dispatch_status == "pending") {
+        // Answer now; the handlers run in the background (the sweep job retries them
+        // if this process stops first).
+        let (kernel, platform) = (kernel.get_ref().clone(), platform.get_ref().clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::events::dispatch(&kernel, &platform, row).await {
+                tracing::warn!(error = %e, "Kuaishou event dispatch deferred to the sweep");
+            }
+        });
+    }
     Ok(HttpResponse::Ok().json(PushAck {
         result: 1,
-        duplicate: !new,
+        duplicate,
     }))
 }
 
@@ -307,7 +329,8 @@ pub async fn list_events(
         .all(&kernel.db)
         .await?;
     let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |e| e.id).map(|e| {
-        json!({ "id": e.id, "message_id": e.message_id, "event": e.event, "shop_id": e.shop_id, "payload": e.payload, "received_at": e.received_at })
+        json!({ "id": e.id, "message_id": e.message_id, "event": e.event, "shop_id": e.shop_id, "payload": e.payload, "received_at": e.received_at,
+            "dispatch": { "status": e.dispatch_status, "attempts": e.attempts, "next_attempt_at": e.next_attempt_at, "last_error": e.last_error } })
     });
     Ok(HttpResponse::Ok().json(page))
 }
@@ -407,11 +430,75 @@ pub async fn call_method(
     })?;
     let param = crate::catalogue::param_json(method, &body.params).map_err(|e| {
         AppError::bad_request("INVALID_REQUEST_BODY", e).with_details(
-            json!({ "valid_params": method.params.iter().map(|p| &p.name).collect::<Vec<_>>() }),
+            json!({ "valid_params": method.accepted().map(|p| &p.name).collect::<Vec<_>>() }),
         )
     })?;
     let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     tracing::info!(request_id = %ctx.request_id, shop = found.id, method = %method.method, "Kuaishou call by name");
     let data = shops::call(&kernel, &platform, &found, &method.method, param.as_deref()).await?;
     Ok(HttpResponse::Ok().json(data))
+}
+
+/// Orders of several shops at once, pulled from the platform now (permission
+/// `kuaishou:read`): shops are queried a bounded number at a time
+/// (`KUAISHOU_BATCH_CONCURRENCY`), and a shop that fails is reported in its entry
+/// without failing the others.
+#[utoipa::path(post, path = "/orders/query", tag = "kuaishou", request_body = crate::batch::BatchOrderQuery,
+    responses((status = 200, body = crate::batch::BatchOrderResult), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn query_orders(
+    kernel: web::Data<Kernel>,
+    platform: web::Data<Arc<Platform>>,
+    principal: Principal,
+    body: web::Json<crate::batch::BatchOrderQuery>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "kuaishou:read")?;
+    let result = crate::batch::query_orders(&kernel, &platform, principal.tenant_id, &body).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RefundQuery {
+    pub shop_id: Option<i64>,
+    pub status: Option<i64>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// Refunds of the tenant's shops kept from message-push events, newest first
+/// (permission `kuaishou:read`).
+#[utoipa::path(get, path = "/refunds", tag = "kuaishou", params(RefundQuery), responses((status = 200, description = "a page of refunds")), security(("bearer" = [])))]
+pub async fn list_refunds(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+    q: web::Query<RefundQuery>,
+) -> AppResult<HttpResponse> {
+    use crate::entities::refund;
+    use sea_orm::QuerySelect;
+    principal.require(&kernel, "kuaishou:read")?;
+    let page = shopops_kernel::http::pagination::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .resolve()?;
+    let mut query = refund::Entity::find().filter(refund::Column::TenantId.eq(principal.tenant_id));
+    if let Some(before) = page.after {
+        query = query.filter(refund::Column::Id.lt(before));
+    }
+    if let Some(shop) = q.shop_id {
+        query = query.filter(refund::Column::ShopId.eq(shop));
+    }
+    if let Some(status) = q.status {
+        query = query.filter(refund::Column::Status.eq(status));
+    }
+    let rows = query
+        .order_by_desc(refund::Column::Id)
+        .limit(page.limit + 1)
+        .all(&kernel.db)
+        .await?;
+    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |r| r.id).map(|r| {
+        json!({ "id": r.id, "shop_id": r.shop_id, "refund_id": r.refund_id, "order_id": r.order_id, "status": r.status, "handling_way": r.handling_way, "refund_fee": r.refund_fee, "update_time": r.update_time, "synced_at": r.synced_at })
+    });
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -26,6 +26,17 @@ pub struct Param {
     pub required: bool,
     #[serde(default)]
     pub description: Option<String>,
+    /// The SDK's default, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub default: Option<serde_json::Value>,
+    /// True when the SDK sends `default` even if the caller gives no value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sent_when_omitted: bool,
+    /// True for the SDK's own bookkeeping fields that leak into `param`
+    /// (`api_method`/`http_method` of `open.dropshipping.*`); we never send them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sdk_leak: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -74,36 +85,53 @@ pub fn find(method: &str) -> Option<&'static Method> {
     c.index.get(method).map(|&i| &c.methods[i])
 }
 
-/// The `param` JSON of a call from named values, keys in the catalogue's wire order;
-/// None when there are none (then `param` is not sent). An unknown key is an error.
-/// Values are written compactly by serde_json: byte-identical to the SDK for strings,
-/// integers, booleans, lists and objects; floats may differ in exponent notation.
+impl Method {
+    /// The parameters a caller may give (the SDK's leaked bookkeeping fields are not
+    /// parameters of the platform).
+    pub fn accepted(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|p| !p.sdk_leak)
+    }
+}
+
+/// The `param` JSON of a call from named values: keys in the catalogue's wire order,
+/// the SDK's always-sent defaults filled in, written like the SDK (orjson); None when
+/// there is nothing to send (then `param` is left out). An unknown key is an error.
+///
+/// Defaults are filled in for flat models only: for the unboxed ones (a single `param`
+/// field holding the business object) the SDK sends just what the caller gave, as the
+/// `scm_ware_list_snake_case` vector records, although `methods.json` marks their
+/// defaults as sent.
 pub fn param_json(
     method: &Method,
     values: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Option<String>, String> {
     if let Some(unknown) = values
         .keys()
-        .find(|k| !method.params.iter().any(|p| &p.name == *k))
+        .find(|k| !method.accepted().any(|p| &p.name == *k))
     {
         return Err(format!(
             "`{unknown}` is not a parameter of {}",
             method.method
         ));
     }
-    if values.is_empty() {
+    let mut ordered = serde_json::Map::new();
+    for p in method.accepted() {
+        let value = match values.get(&p.name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ if p.sent_when_omitted && method.param_wrapping == "flat" => match &p.default {
+                Some(d) => d.clone(),
+                None => continue,
+            },
+            _ => continue, // None fields are left out, as the SDK does
+        };
+        ordered.insert(p.name.clone(), value);
+    }
+    if ordered.is_empty() {
         return Ok(None);
     }
-    let fields: Vec<String> = method
-        .params
-        .iter()
-        .filter_map(|p| {
-            values
-                .get(&p.name)
-                .map(|v| format!("{}:{}", serde_json::Value::String(p.name.clone()), v))
-        })
-        .collect();
-    Ok(Some(format!("{{{}}}", fields.join(","))))
+    crate::client::json::to_param_json(&ordered)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 pub fn all() -> &'static [Method] {
@@ -155,5 +183,26 @@ mod tests {
             param_json(find("open.shop.info.get").unwrap(), &serde_json::Map::new()).unwrap(),
             None
         );
+        // The SDK's always-sent defaults, as the item_list_defaults vector records.
+        assert_eq!(
+            param_json(find("open.item.list.get").unwrap(), &serde_json::Map::new())
+                .unwrap()
+                .unwrap(),
+            r#"{"pageNumber":1,"pageSize":20}"#
+        );
+        // The dropshipping models' leaked fields are not sent, nor accepted.
+        let drop = find("open.dropshipping.order.list").unwrap();
+        let values = serde_json::json!({ "pageSize": 20 });
+        let sent = param_json(drop, values.as_object().unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(!sent.contains("api_method"), "{sent}");
+        assert!(param_json(
+            drop,
+            serde_json::json!({ "api_method": "x" })
+                .as_object()
+                .unwrap()
+        )
+        .is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! Settings of the Kuaishou bridge, from the seed's variables: `KUAISHOU_APP_KEY`,
 //! `KUAISHOU_APP_SECRET`, `KUAISHOU_SIGN_SECRET`, `KUAISHOU_SIGN_METHOD`,
 //! `KUAISHOU_BASE_URL`, `KUAISHOU_AUTHORIZE_URL`, `KUAISHOU_REDIRECT_URI`,
-//! `KUAISHOU_SCOPES`, `KUAISHOU_WEBHOOK_SECRET`, `KUAISHOU_MSG_SECRET` (or a
-//! `[kuaishou]` section of the config file).
+//! `KUAISHOU_SCOPES`, `KUAISHOU_WEBHOOK_SECRET`, `KUAISHOU_MSG_SECRET`,
+//! `KUAISHOU_REFRESH_ALERT_DAYS`, `KUAISHOU_BATCH_CONCURRENCY` (or a `[kuaishou]`
+//! section of the config file).
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -23,6 +24,14 @@ fn default_authorize_url() -> String {
 
 fn default_scopes() -> String {
     "merchant_order,merchant_item,merchant_refund,merchant_user".into()
+}
+
+fn default_refresh_alert_days() -> i64 {
+    14
+}
+
+fn default_batch_concurrency() -> usize {
+    8
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,12 +58,29 @@ pub struct KuaishouConfig {
     pub webhook_secret: Option<SecretString>,
     /// The app's message secret (Base64 AES key) for encrypted push bodies.
     pub msg_secret: Option<SecretString>,
+    /// Alert when a shop's refresh token expires within this many days (the seller
+    /// must authorise again before then).
+    #[serde(default = "default_refresh_alert_days")]
+    pub refresh_alert_days: i64,
+    /// Shops queried at once by a multi-shop order query.
+    #[serde(default = "default_batch_concurrency")]
+    pub batch_concurrency: usize,
 }
 
 impl KuaishouConfig {
     pub fn load() -> Result<Self, String> {
-        shopops_kernel::config::Config::module_section("kuaishou", "KUAISHOU_")
-            .map_err(|e| e.to_string())
+        let config: Self = shopops_kernel::config::Config::module_section("kuaishou", "KUAISHOU_")
+            .map_err(|e| e.to_string())?;
+        if config.refresh_alert_days < 1 {
+            return Err(
+                "key `kuaishou.refresh_alert_days` (env KUAISHOU_REFRESH_ALERT_DAYS): at least 1"
+                    .into(),
+            );
+        }
+        if !(1..=64).contains(&config.batch_concurrency) {
+            return Err("key `kuaishou.batch_concurrency` (env KUAISHOU_BATCH_CONCURRENCY): between 1 and 64".into());
+        }
+        Ok(config)
     }
 
     /// True when app key, app secret and sign secret are all set.

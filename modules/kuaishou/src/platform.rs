@@ -7,16 +7,17 @@
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 use serde_json::Value;
 use shopops_kernel::outside::{OutsideError, Repeat, Target};
 use shopops_kernel::{AppError, AppResult, Kernel};
 
 use crate::catalogue::HttpMethod;
-use crate::client::encode::{quote_plus, urlencode};
+use crate::client::oauth::{self, TokenGrant};
 use crate::client::response::{classify, Outcome};
 use crate::client::{sign_call, AppCredentials, Call};
 use crate::config::KuaishouConfig;
+use crate::events::Dispatcher;
+use crate::metrics::KuaishouMetrics;
 
 /// Tokens from an exchange or a refresh.
 #[derive(Debug, Clone)]
@@ -29,25 +30,36 @@ pub struct Tokens {
     pub scopes: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct TokenReply {
-    result: Option<i64>,
-    error: Option<String>,
-    error_msg: Option<String>,
-    error_description: Option<String>,
-    access_token: Option<String>,
-    refresh_token: Option<String>,
-    expires_in: Option<i64>,
-    refresh_token_expires_in: Option<i64>,
-    open_id: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-}
+/// The platform's documented refresh-token lifetime, when an answer does not say.
+const REFRESH_TOKEN_DAYS: i64 = 180;
 
 pub struct Platform {
     pub config: KuaishouConfig,
+    pub metrics: KuaishouMetrics,
+    /// Where stored message-push events go.
+    pub dispatcher: Dispatcher,
     api: std::sync::Arc<Target>,
     oauth: std::sync::Arc<Target>,
+}
+
+fn tokens(grant: TokenGrant, refresh_token: String, refresh_expires_at: DateTime<Utc>) -> Tokens {
+    Tokens {
+        access_token: grant.access_token,
+        refresh_token,
+        access_expires_at: Utc::now() + Duration::seconds(grant.expires_in),
+        refresh_expires_at,
+        open_id: grant.open_id,
+        scopes: grant.scopes,
+    }
+}
+
+fn oauth_failed(status: u16, error: Option<String>, reason: String) -> AppError {
+    AppError::new(
+        actix_web::http::StatusCode::BAD_GATEWAY,
+        "KUAISHOU_OAUTH_FAILED",
+        "the platform refused the authorisation",
+    )
+    .with_details(serde_json::json!({ "status": status, "error": error, "reason": reason }))
 }
 
 fn not_configured() -> AppError {
@@ -59,6 +71,8 @@ impl Platform {
     pub fn new(kernel: &Kernel, config: KuaishouConfig) -> Result<Self, OutsideError> {
         Ok(Self {
             config,
+            metrics: KuaishouMetrics::new(kernel.metrics.registry()),
+            dispatcher: Dispatcher::default(),
             api: kernel.outside.target("kuaishou")?,
             oauth: kernel.outside.target("kuaishou-oauth")?,
         })
@@ -101,99 +115,81 @@ impl Platform {
     /// Where to send a seller to authorise a shop (the platform's URL format).
     pub fn authorize_url(&self, redirect_uri: &str, state: &str) -> AppResult<String> {
         let (app_key, _) = self.app()?;
-        let pairs = [
-            ("app_id".to_string(), app_key),
-            ("redirect_uri".to_string(), redirect_uri.to_string()),
-            ("scope".to_string(), self.config.scopes.clone()),
-            ("response_type".to_string(), "code".to_string()),
-            ("state".to_string(), state.to_string()),
-        ];
-        Ok(format!(
-            "{}?{}",
-            self.config.authorize_url,
-            urlencode(&pairs)
+        Ok(oauth::authorize_url(
+            &self.config.authorize_url,
+            &app_key,
+            redirect_uri,
+            &self.config.scopes,
+            state,
         ))
     }
 
     /// Authorisation code → tokens (GET, as the platform documents; the SDK POSTs).
     pub async fn exchange_code(&self, code: &str) -> AppResult<Tokens> {
         let (app_key, secret) = self.app()?;
-        let url = format!(
-            "{}/oauth2/access_token?app_id={}&app_secret={}&grant_type=code&code={}",
-            self.config.base_url,
-            quote_plus(&app_key),
-            quote_plus(&secret),
-            quote_plus(code)
-        );
-        let request = self
-            .oauth
-            .client()
-            .get(url)
-            .build()
-            .map_err(AppError::internal)?;
-        self.token_call(request).await
+        let grant = self
+            .token_call(oauth::code_exchange(&app_key, &secret, code))
+            .await?;
+        let refresh_token = grant
+            .refresh_token
+            .clone()
+            .ok_or_else(|| oauth_failed(200, None, "the answer lacks refresh_token".into()))?;
+        let refresh_expires_at = Utc::now()
+            + Duration::seconds(
+                grant
+                    .refresh_token_expires_in
+                    .unwrap_or(REFRESH_TOKEN_DAYS * 24 * 3600),
+            );
+        Ok(tokens(grant, refresh_token, refresh_expires_at))
     }
 
-    /// Refresh token → new tokens (the platform rotates the refresh token).
-    pub async fn refresh(&self, refresh_token: &str) -> AppResult<Tokens> {
+    /// Refresh token → new tokens. The platform rotates the refresh token and the new
+    /// one inherits the old one's expiry, so `refresh_expires_at` carries over unless
+    /// the answer says otherwise.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        refresh_expires_at: DateTime<Utc>,
+    ) -> AppResult<Tokens> {
         let (app_key, secret) = self.app()?;
-        let body = urlencode(&[
-            ("grant_type".into(), "refresh_token".into()),
-            ("refresh_token".into(), refresh_token.into()),
-            ("app_id".into(), app_key),
-            ("app_secret".into(), secret),
-        ]);
-        let request = self
-            .oauth
-            .client()
-            .post(format!("{}/oauth2/refresh_token", self.config.base_url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .build()
-            .map_err(AppError::internal)?;
-        self.token_call(request).await
+        let result = self
+            .token_call(oauth::refresh(&app_key, &secret, refresh_token))
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "refused" };
+        self.metrics
+            .token_refreshes
+            .with_label_values(&[outcome])
+            .inc();
+        let grant = result?;
+        let expires = grant
+            .refresh_token_expires_in
+            .map(|s| Utc::now() + Duration::seconds(s))
+            .unwrap_or(refresh_expires_at);
+        let rotated = grant
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| refresh_token.to_string());
+        Ok(tokens(grant, rotated, expires))
     }
 
-    async fn token_call(&self, request: reqwest::Request) -> AppResult<Tokens> {
-        let response = self.oauth.send(request, Repeat::Never).await?;
+    async fn token_call(&self, request: oauth::OAuthRequest) -> AppResult<TokenGrant> {
+        let url = format!("{}{}", self.config.base_url, request.path);
+        let client = self.oauth.client();
+        let built = match request.http_method {
+            HttpMethod::Get => client.get(format!("{url}?{}", request.encoded())),
+            HttpMethod::Post => client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(request.encoded()),
+        }
+        .header("accept", "application/json")
+        .build()
+        .map_err(AppError::internal)?;
+        let response = self.oauth.send(built, Repeat::Never).await?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        let refused = |reason: String| {
-            AppError::new(
-                actix_web::http::StatusCode::BAD_GATEWAY,
-                "KUAISHOU_OAUTH_FAILED",
-                "the platform refused the authorisation",
-            )
-            .with_details(serde_json::json!({ "status": status, "reason": reason }))
-        };
-        let reply: TokenReply = serde_json::from_str(&text)
-            .map_err(|_| refused(format!("unreadable answer (HTTP {status})")))?;
-        if status != 200 || reply.error.is_some() || reply.result.is_some_and(|r| r != 1) {
-            let reason = reply
-                .error_description
-                .or(reply.error_msg)
-                .or(reply.error)
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            return Err(refused(reason));
-        }
-        let now = Utc::now();
-        let (Some(access_token), Some(refresh_token), Some(expires_in)) =
-            (reply.access_token, reply.refresh_token, reply.expires_in)
-        else {
-            return Err(refused(
-                "the answer lacks access_token, refresh_token or expires_in".into(),
-            ));
-        };
-        Ok(Tokens {
-            access_token,
-            refresh_token,
-            access_expires_at: now + Duration::seconds(expires_in),
-            // 180 days when the platform does not say (its documented lifetime).
-            refresh_expires_at: now
-                + Duration::seconds(reply.refresh_token_expires_in.unwrap_or(180 * 24 * 3600)),
-            open_id: reply.open_id,
-            scopes: reply.scopes,
-        })
+        oauth::read_token_answer(status, &text)
+            .map_err(|r| oauth_failed(r.status, r.error, r.reason))
     }
 
     /// One signed API call; the answer classified.
@@ -234,10 +230,28 @@ impl Platform {
         .header("accept", "application/json")
         .build()
         .map_err(AppError::internal)?;
-        let response = self.api.send(request, Repeat::Always).await?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        Ok(classify(status, &text))
+        let started = std::time::Instant::now();
+        let outcome = match self.api.send(request, Repeat::Always).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                Ok(classify(status, &text))
+            }
+            Err(e) => Err(e),
+        };
+        self.metrics
+            .api_duration
+            .with_label_values(&[method])
+            .observe(started.elapsed().as_secs_f64());
+        let label = match &outcome {
+            Ok(o) => o.label(),
+            Err(_) => "unreachable",
+        };
+        self.metrics
+            .api_calls
+            .with_label_values(&[method, label])
+            .inc();
+        Ok(outcome?)
     }
 }
 

@@ -144,8 +144,10 @@ fn decrypt(key: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Stores a message unless its id was seen; true when it is new.
-pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<bool> {
+/// Stores a message unless its id was seen; the stored row when it is new. A message
+/// of a known shop waits for dispatch; one without a shop, or a heartbeat, is kept
+/// but has nothing to dispatch.
+pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<Option<event::Model>> {
     let text = |k: &str| match &message[k] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -165,14 +167,24 @@ pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<bool> {
         .filter(shop::Column::OpenId.eq(&open_id))
         .one(&kernel.db)
         .await?;
+    let heartbeat = message["test"].as_bool() == Some(true);
+    let dispatch = if owner.is_some() && !heartbeat {
+        "pending"
+    } else {
+        "skipped"
+    };
     let row = event::ActiveModel {
         tenant_id: Set(owner.as_ref().map(|s| s.tenant_id).unwrap_or(0)),
         shop_id: Set(owner.map(|s| s.id)),
-        message_id: Set(message_id),
+        message_id: Set(message_id.clone()),
         event: Set(text("event")),
         open_id: Set(open_id),
         payload: Set(message.clone()),
         received_at: Set(chrono::Utc::now()),
+        dispatch_status: Set(dispatch.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        last_error: Set(None),
         ..Default::default()
     };
     let inserted = event::Entity::insert(row)
@@ -183,7 +195,13 @@ pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<bool> {
         )
         .exec_without_returning(&kernel.db)
         .await?;
-    Ok(inserted == 1)
+    if inserted == 0 {
+        return Ok(None);
+    }
+    Ok(event::Entity::find()
+        .filter(event::Column::MessageId.eq(message_id))
+        .one(&kernel.db)
+        .await?)
 }
 
 #[cfg(test)]

@@ -223,7 +223,10 @@ async fn refresh_locked(
                 "this shop has no refresh token; authorise it again",
             )
         })?;
-    let tokens = match platform.refresh(&refresh_token).await {
+    let inherited = current
+        .refresh_expires_at
+        .unwrap_or_else(|| Utc::now() + Duration::days(180));
+    let tokens = match platform.refresh(&refresh_token, inherited).await {
         Ok(t) => t,
         Err(e) => {
             if e.code == "KUAISHOU_OAUTH_FAILED" {

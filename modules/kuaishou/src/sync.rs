@@ -1,31 +1,32 @@
 //! Order sync: orders updated in a time window, pulled page by page with the cursor API
 //! (`open.order.cursor.list`, by update time), upserted into `kuaishou_orders` (+ items).
-//! The checkpoint moves in the same transaction as a finished window, so a crash
-//! resumes at the window and re-runs change nothing (an older copy of an order never
-//! overwrites a newer one).
+//! Each page is stored in one transaction; the checkpoint moves when a window is
+//! finished, so a crash resumes at that window and re-runs change nothing (an older
+//! copy of an order never overwrites a newer one).
 //!
-//! The answer is read tolerantly: `data.orderList` (or `orderInfoList`) of orders that
-//! carry `orderBaseInfo`/`orderItemInfo` or flat fields, `data.cursor` (or `pcursor`)
-//! until it is empty or `"nomore"`. The exact shape could not be checked against the
-//! platform from here; the fake platform in the tests serves this shape.
+//! Pages come from [`calls::order_pages`] (typed answers, `cursor` until `"nomore"`).
+//! The exact answer shape could not be checked against the platform from here; the
+//! typed answer reads it tolerantly and the fake platform in the tests serves it.
 
 use chrono::Utc;
+use futures_util::TryStreamExt;
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, TransactionTrait, Value as DbValue};
 use serde::Serialize;
-use serde_json::{json, Value};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use serde_json::Value;
+use shopops_kernel::{AppResult, Kernel};
 use utoipa::ToSchema;
 
-use crate::catalogue;
+use crate::calls;
 use crate::entities::{shop, sync_checkpoint};
 use crate::platform::Platform;
-use crate::shops;
+use crate::typed::orders::{OrderCursorList, OrderInfo, OrderItemInfo};
 
-const METHOD: &str = "open.order.cursor.list";
 const WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// Each run re-reads the last 5 minutes: orders updated while the previous run read.
 const OVERLAP_MS: i64 = 5 * 60 * 1000;
-const PAGE_SIZE: i64 = 100;
+const PAGE_SIZE: u32 = 100;
+/// `queryType` 2: orders by update time.
+const BY_UPDATE_TIME: i32 = 2;
 /// A shop syncs the last day on its first run unless told otherwise.
 const FIRST_RUN_MS: i64 = WINDOW_MS;
 
@@ -41,20 +42,7 @@ pub struct SyncReport {
     pub synced_until_ms: i64,
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0)
-}
-
+/// An order as stored: the typed answer's base and items, and the order as sent.
 struct Order {
     oid: String,
     status: i64,
@@ -62,43 +50,36 @@ struct Order {
     total_fee: i64,
     pay_time: Option<i64>,
     update_time: i64,
-    items: Vec<(String, String, String, i64, i64)>,
+    items: Vec<OrderItemInfo>,
     raw: Value,
 }
 
-fn parse_order(o: &Value) -> Option<Order> {
-    let base = o.get("orderBaseInfo").unwrap_or(o);
-    let items: Vec<&Value> = match (
-        o.get("orderItemInfo"),
-        o.get("orderItemList").or_else(|| base.get("itemList")),
-    ) {
-        (Some(one), _) if one.is_object() => vec![one],
-        (_, Some(Value::Array(list))) => list.iter().collect(),
-        _ => vec![],
-    };
-    Some(Order {
-        oid: text(&base["oid"]).or_else(|| text(&base["orderId"]))?,
-        status: int(&base["status"]),
-        buyer: text(&base["buyerOpenId"]),
-        total_fee: int(&base["totalFee"]),
-        pay_time: Some(int(&base["payTime"])).filter(|t| *t > 0),
-        update_time: int(&base["updateTime"]),
-        items: items
-            .into_iter()
-            .map(|i| {
-                (
-                    text(&i["itemId"]).unwrap_or_default(),
-                    text(&i["skuId"]).unwrap_or_default(),
-                    text(&i["itemTitle"])
-                        .or_else(|| text(&i["title"]))
-                        .unwrap_or_default(),
-                    int(&i["num"]),
-                    int(&i["price"]),
-                )
-            })
-            .collect(),
-        raw: o.clone(),
-    })
+impl Order {
+    fn from_info(info: &OrderInfo) -> Option<Order> {
+        let base = info.base()?;
+        Some(Order {
+            oid: base.oid?.to_string(),
+            status: base.status.unwrap_or(0),
+            buyer: base.buyer_open_id.clone(),
+            total_fee: base.total_fee.unwrap_or(0),
+            pay_time: base.pay_time.filter(|t| *t > 0),
+            update_time: base.update_time.unwrap_or(0),
+            items: info.items().into_iter().cloned().collect(),
+            raw: serde_json::to_value(info).unwrap_or(Value::Null),
+        })
+    }
+}
+
+/// Stores an order unless the stored copy is as new or newer; true when written.
+pub(crate) async fn store_order<C: ConnectionTrait>(
+    db: &C,
+    shop: &shop::Model,
+    info: &OrderInfo,
+) -> AppResult<bool> {
+    match Order::from_info(info) {
+        Some(order) => upsert(db, shop, &order).await,
+        None => Ok(false),
+    }
 }
 
 async fn upsert<C: ConnectionTrait>(db: &C, shop: &shop::Model, o: &Order) -> AppResult<bool> {
@@ -133,11 +114,20 @@ async fn upsert<C: ConnectionTrait>(db: &C, shop: &shop::Model, o: &Order) -> Ap
         vec![order_id.into()],
     ))
     .await?;
-    for (item_id, sku_id, title, num, price) in &o.items {
+    for item in &o.items {
+        let id_text = |v: Option<i64>| v.map(|i| i.to_string()).unwrap_or_default();
         db.execute(Statement::from_sql_and_values(
             backend,
             "INSERT INTO kuaishou_order_items (tenant_id, order_id, item_id, sku_id, title, num, price) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![shop.tenant_id.into(), order_id.into(), item_id.clone().into(), sku_id.clone().into(), title.clone().into(), (*num).into(), (*price).into()],
+            vec![
+                shop.tenant_id.into(),
+                order_id.into(),
+                id_text(item.item_id).into(),
+                id_text(item.sku_id).into(),
+                item.item_title.clone().unwrap_or_default().into(),
+                item.num.unwrap_or(0).into(),
+                item.price.unwrap_or(0).into(),
+            ],
         ))
         .await?;
     }
@@ -169,7 +159,8 @@ async fn save_checkpoint<C: ConnectionTrait>(
 }
 
 /// Syncs one shop from its checkpoint (or `since_ms`) to now. `progress` is told after
-/// every page.
+/// every page. A failed run records its error on the checkpoint, which stays at the
+/// last finished window.
 pub async fn sync_shop(
     kernel: &Kernel,
     platform: &Platform,
@@ -181,13 +172,11 @@ pub async fn sync_shop(
     let checkpoint = sync_checkpoint::Entity::find_by_id(shop.id)
         .one(&kernel.db)
         .await?;
-    let mut begin = since_ms.unwrap_or_else(|| {
+    let begin = since_ms.unwrap_or_else(|| {
         checkpoint
             .map(|c| c.synced_until_ms - OVERLAP_MS)
             .unwrap_or(now - FIRST_RUN_MS)
     });
-    let method = catalogue::find(METHOD)
-        .ok_or_else(|| AppError::internal("catalogue lacks open.order.cursor.list"))?;
     let mut report = SyncReport {
         shop_id: shop.id,
         windows: 0,
@@ -196,71 +185,77 @@ pub async fn sync_shop(
         orders_seen: 0,
         synced_until_ms: begin,
     };
-    while begin < now {
+    let label = shop.id.to_string();
+    let m = &platform.metrics;
+    match sync_windows(kernel, platform, shop, now, &mut report, progress).await {
+        Ok(()) => {
+            m.sync_runs.with_label_values(&[&label, "ok"]).inc();
+            m.sync_lag_seconds
+                .with_label_values(&[&label])
+                .set((Utc::now().timestamp_millis() - report.synced_until_ms) / 1000);
+            Ok(report)
+        }
+        Err(e) => {
+            m.sync_runs.with_label_values(&[&label, "error"]).inc();
+            let error = format!("{}: {}", e.code, e.message);
+            save_checkpoint(&kernel.db, shop, report.synced_until_ms, Some(error)).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Pulls one-day windows from `report.synced_until_ms` to `now`, moving the checkpoint
+/// after each finished window.
+async fn sync_windows(
+    kernel: &Kernel,
+    platform: &Platform,
+    shop: &shop::Model,
+    now: i64,
+    report: &mut SyncReport,
+    progress: &(dyn Fn(&SyncReport) + Sync),
+) -> AppResult<()> {
+    let label = shop.id.to_string();
+    let m = &platform.metrics;
+    while report.synced_until_ms < now {
+        let begin = report.synced_until_ms;
         let end = (begin + WINDOW_MS).min(now);
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut values = serde_json::Map::new();
-            values.insert("pageSize".into(), json!(PAGE_SIZE));
-            values.insert("queryType".into(), json!(2)); // by update time
-            if let Some(c) = &cursor {
-                values.insert("cursor".into(), json!(c));
-            }
-            values.insert("beginTime".into(), json!(begin));
-            values.insert("endTime".into(), json!(end));
-            let param = catalogue::param_json(method, &values).map_err(AppError::internal)?;
-            let data = match shops::call(kernel, platform, shop, METHOD, param.as_deref()).await {
-                Ok(d) => d,
-                Err(e) => {
-                    save_checkpoint(
-                        &kernel.db,
-                        shop,
-                        report.synced_until_ms,
-                        Some(format!("{}: {}", e.code, e.message)),
-                    )
-                    .await?;
-                    return Err(e);
-                }
-            };
-            let orders = data
-                .get("orderList")
-                .or_else(|| data.get("orderInfoList"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let next = data
-                .get("cursor")
-                .or_else(|| data.get("pcursor"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+        let request = OrderCursorList {
+            page_size: Some(PAGE_SIZE),
+            query_type: Some(BY_UPDATE_TIME),
+            begin_time: begin,
+            end_time: end,
+            ..Default::default()
+        };
+        let mut pages = std::pin::pin!(calls::order_pages(kernel, platform, shop, request));
+        while let Some(page) = pages.try_next().await? {
             let txn = kernel.db.begin().await?;
-            for o in orders.iter().filter_map(parse_order) {
-                report.orders_seen += 1;
-                if upsert(&txn, shop, &o).await? {
-                    report.orders_written += 1;
+            let mut written = 0;
+            for info in &page.order_list {
+                if store_order(&txn, shop, info).await? {
+                    written += 1;
                 }
-            }
-            let done = orders.is_empty()
-                || next
-                    .as_deref()
-                    .is_none_or(|c| c.is_empty() || c == "nomore")
-                || next == cursor;
-            if done {
-                save_checkpoint(&txn, shop, end, None).await?;
-                report.synced_until_ms = end;
             }
             txn.commit().await?;
+            let seen = page.order_list.len();
+            report.orders_seen += seen;
+            report.orders_written += written;
             report.pages += 1;
-            progress(&report);
-            if done {
-                break;
-            }
-            cursor = next;
+            m.sync_pages.with_label_values(&[&label]).inc();
+            m.sync_orders
+                .with_label_values(&[&label, "seen"])
+                .inc_by(seen as u64);
+            m.sync_orders
+                .with_label_values(&[&label, "written"])
+                .inc_by(written as u64);
+            progress(report);
         }
+        // The window is complete. A crash before this line re-reads it, which changes
+        // nothing: an order is written only when newer than the stored copy.
+        save_checkpoint(&kernel.db, shop, end, None).await?;
+        report.synced_until_ms = end;
         report.windows += 1;
-        begin = end;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Syncs every active shop, four at a time; one shop's failure does not stop the

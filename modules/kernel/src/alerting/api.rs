@@ -11,7 +11,6 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::channels::CHANNELS;
-use super::rules::RULES;
 use super::Severity;
 use crate::audit::{self, Change};
 use crate::auth::Principal;
@@ -148,29 +147,32 @@ pub async fn list_rules(
         .filter(alert_silence::Column::Until.gt(Utc::now()))
         .all(&kernel.db)
         .await?;
-    let rules: Vec<RuleView> = RULES
-        .iter()
+    let rules: Vec<RuleView> = kernel
+        .alerting
+        .rules()
+        .into_iter()
         .map(|(rule, severity, watches)| RuleView {
             rule,
-            severity: *severity,
+            severity,
             watches,
             firing: firing
                 .iter()
-                .filter(|s| s.rule == *rule)
+                .filter(|s| s.rule == rule)
                 .map(|s| s.key.clone())
                 .collect(),
-            silenced_until: silences.iter().find(|s| s.rule == *rule).map(|s| s.until),
+            silenced_until: silences.iter().find(|s| s.rule == rule).map(|s| s.until),
         })
         .collect();
     Ok(HttpResponse::Ok().json(rules))
 }
 
-fn known_rule(rule: &str) -> AppResult<()> {
-    if RULES.iter().any(|(r, _, _)| *r == rule) {
+fn known_rule(kernel: &Kernel, rule: &str) -> AppResult<()> {
+    let rules = kernel.alerting.rules();
+    if rules.iter().any(|(r, _, _)| *r == rule) {
         Ok(())
     } else {
         Err(AppError::not_found("alert rule")
-            .with_details(json!({ "valid_rules": RULES.iter().map(|r| r.0).collect::<Vec<_>>() })))
+            .with_details(json!({ "valid_rules": rules.iter().map(|r| r.0).collect::<Vec<_>>() })))
     }
 }
 
@@ -189,7 +191,7 @@ pub async fn silence_rule(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "alerts:manage")?;
     let rule = rule.into_inner();
-    known_rule(&rule)?;
+    known_rule(&kernel, &rule)?;
     let mut errors = FieldErrors::new();
     if !(60..=7 * 24 * 3600).contains(&body.duration_secs) {
         errors.add("duration_secs", "must be 60 to 604800");
@@ -225,16 +227,12 @@ pub async fn silence_rule(
             },
         )
         .await?;
-        let (_, severity, watches) = RULES
-            .iter()
+        let (name, severity, watches) = kernel
+            .alerting
+            .rules()
+            .into_iter()
             .find(|r| r.0 == rule)
-            .copied()
             .ok_or_else(|| AppError::not_found("alert rule"))?;
-        let name = RULES
-            .iter()
-            .find(|r| r.0 == rule)
-            .map(|r| r.0)
-            .unwrap_or_default();
         WriteOutcome::new(
             StatusCode::OK,
             &RuleView {
@@ -261,7 +259,7 @@ pub async fn unsilence_rule(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "alerts:manage")?;
     let rule = rule.into_inner();
-    known_rule(&rule)?;
+    known_rule(&kernel, &rule)?;
     idempotency::execute(&kernel, None, async |txn| {
         let removed = alert_silence::Entity::delete_by_id(rule.clone())
             .exec(txn)

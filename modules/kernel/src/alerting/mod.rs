@@ -23,7 +23,8 @@ use utoipa::ToSchema;
 use crate::context::Kernel;
 use crate::entities::{alert_event, alert_silence, alert_state};
 use channels::Channels;
-use rules::{Finding, HttpTotals};
+pub use rules::Finding;
+use rules::HttpTotals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -93,9 +94,22 @@ impl Notice {
     }
 }
 
+/// A rule as listed by `GET /alerts/rules`: name, severity, what it watches.
+pub type RuleInfo = (&'static str, Severity, &'static str);
+
+/// Rules a module evaluates itself (a shop's authorisation about to lapse, a provider
+/// failing), registered with [`Alerting::add_source`]. Its findings go through the
+/// same de-duplication, silences and routing as the kernel's own.
+#[async_trait::async_trait]
+pub trait AlertSource: Send + Sync {
+    fn rules(&self) -> &'static [RuleInfo];
+    async fn findings(&self, kernel: &Kernel) -> Vec<Finding>;
+}
+
 pub struct Alerting {
     pub channels: Channels,
     last_http: Mutex<Option<HttpTotals>>,
+    sources: std::sync::RwLock<Vec<Arc<dyn AlertSource>>>,
     host: String,
 }
 
@@ -105,8 +119,32 @@ impl Alerting {
         Self {
             channels,
             last_http: Mutex::new(None),
+            sources: Default::default(),
             host,
         }
+    }
+
+    pub fn add_source(&self, source: Arc<dyn AlertSource>) {
+        self.sources
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
+    fn sources(&self) -> Vec<Arc<dyn AlertSource>> {
+        self.sources
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every rule: the kernel's and the registered sources'.
+    pub fn rules(&self) -> Vec<RuleInfo> {
+        let mut all = rules::RULES.to_vec();
+        for source in self.sources() {
+            all.extend_from_slice(source.rules());
+        }
+        all
     }
 
     pub fn notice(
@@ -132,10 +170,13 @@ impl Alerting {
 
     /// One evaluation: every rule, then the notices it calls for.
     pub async fn evaluate(&self, kernel: &Kernel) -> Result<usize, String> {
-        let findings = {
+        let mut findings = {
             let mut last = self.last_http.lock().await;
             rules::evaluate(kernel, &mut last).await
         };
+        for source in self.sources() {
+            findings.extend(source.findings(kernel).await);
+        }
         let now = Utc::now();
         let silenced: Vec<String> = alert_silence::Entity::find()
             .filter(alert_silence::Column::Until.gt(now))

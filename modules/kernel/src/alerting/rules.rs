@@ -21,7 +21,7 @@ pub struct Finding {
 }
 
 /// Rule names, severities and what they watch (for `GET /alerts/rules`).
-pub const RULES: &[(&str, Severity, &str)] = &[
+pub const RULES: &[super::RuleInfo] = &[
     ("api_error_rate", Severity::Critical, "share of 5xx answers above alert_error_rate"),
     ("api_p95_latency", Severity::Warning, "95th percentile latency above alert_p95_latency_ms"),
     ("database_down", Severity::Critical, "the database does not answer"),

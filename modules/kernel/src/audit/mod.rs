@@ -145,7 +145,7 @@ fn now_micros() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// The hash over every field of a record but its id and its own hash, as a JSON array
-/// (no delimiter ambiguity; object keys of `summary` are sorted by serde_json).
+/// (no delimiter ambiguity), in canonical form (object keys of `summary` sorted).
 pub fn compute_hash(row: &audit_log::Model) -> String {
     let canonical = json!([
         row.prev_hash,
@@ -162,7 +162,9 @@ pub fn compute_hash(row: &audit_log::Model) -> String {
         row.summary,
         row.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
     ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    hex::encode(Sha256::digest(
+        crate::canonical::to_string(&canonical).as_bytes(),
+    ))
 }
 
 /// The first break found in a chain.

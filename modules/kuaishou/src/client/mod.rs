@@ -2,6 +2,9 @@
 //! (`kwaixiaodian` 1.0.3, see `shared/kuaishou/NOTES.md`), sent to the platform's path.
 
 pub mod encode;
+pub mod json;
+pub mod oauth;
+pub mod paging;
 pub mod response;
 pub mod sign;
 

@@ -31,6 +31,19 @@ pub enum Outcome {
     ServerError { status: u16, message: String },
 }
 
+impl Outcome {
+    /// The outcome's name, for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Ok { .. } => "ok",
+            Outcome::ApiError { .. } => "api_error",
+            Outcome::AuthError { .. } => "auth_error",
+            Outcome::RateLimited { .. } => "rate_limited",
+            Outcome::ServerError { .. } => "server_error",
+        }
+    }
+}
+
 /// Platform result codes of an expired or invalid access token (`result` 28 is
 /// "access_token已过期" in its public examples).
 const AUTH_CODES: &[&str] = &[

@@ -1,4 +1,5 @@
-//! `kuaishou_events` table: message-push events, unique per message id.
+//! `kuaishou_events` table: message-push events, unique per message id, and their
+//! dispatch to handlers.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,6 +16,13 @@ pub struct Model {
     pub open_id: String,
     pub payload: Json,
     pub received_at: ChronoDateTimeUtc,
+    /// pending, done, failed (gave up after the last attempt) or skipped (no shop, a
+    /// heartbeat).
+    pub dispatch_status: String,
+    pub attempts: i64,
+    /// While pending: not before this (a running handler's lease, or a retry's backoff).
+    pub next_attempt_at: Option<ChronoDateTimeUtc>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,5 +3,6 @@
 pub mod event;
 pub mod order;
 pub mod order_item;
+pub mod refund;
 pub mod shop;
 pub mod sync_checkpoint;

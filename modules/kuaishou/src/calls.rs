@@ -1,0 +1,124 @@
+//! Typed calls for a shop: a [`KsRequest`] checked, signed with the shop's token (refreshed
+//! when it expired), sent, and its `data` read into the typed answer; and the paged
+//! methods as streams.
+
+use futures_util::stream::{Stream, TryStreamExt};
+use serde_json::Value;
+use shopops_kernel::{AppError, AppResult, Kernel};
+
+use crate::client::paging::{cursor_pages, numbered_pages};
+use crate::entities::shop;
+use crate::platform::Platform;
+use crate::shops;
+use crate::typed::items::{ItemInfo, ItemList, ItemPage};
+use crate::typed::orders::{OrderCursorList, OrderCursorPage, OrderInfo};
+use crate::typed::refunds::{RefundPage, RefundPcursorList};
+use crate::typed::{self, KsRequest};
+
+/// One typed call. A request that fails the SDK's checks is a 422 and is not sent; an
+/// answer that does not fit the typed shape is a 502 `KUAISHOU_UNEXPECTED_ANSWER`.
+pub async fn execute<R: KsRequest>(
+    kernel: &Kernel,
+    platform: &Platform,
+    shop: &shop::Model,
+    request: &R,
+) -> AppResult<R::Response> {
+    typed::check(request).map_err(AppError::validation)?;
+    let param = typed::param_json(request).map_err(AppError::internal)?;
+    let data = shops::call(kernel, platform, shop, R::METHOD, param.as_deref()).await?;
+    decode::<R::Response>(R::METHOD, data)
+}
+
+/// The platform's `data` as `T`; an absent `data` reads as `{}` (all fields defaulted).
+pub fn decode<T: serde::de::DeserializeOwned>(method: &str, data: Value) -> AppResult<T> {
+    let data = if data.is_null() {
+        Value::Object(Default::default())
+    } else {
+        data
+    };
+    serde_json::from_value(data).map_err(|e| {
+        AppError::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "KUAISHOU_UNEXPECTED_ANSWER",
+            "the platform's answer does not have the documented shape",
+        )
+        .with_details(serde_json::json!({ "method": method, "reason": e.to_string() }))
+    })
+}
+
+/// `open.order.cursor.list` pages, following the cursor from `request.cursor`.
+pub fn order_pages<'a>(
+    kernel: &'a Kernel,
+    platform: &'a Platform,
+    shop: &'a shop::Model,
+    request: OrderCursorList,
+) -> impl Stream<Item = AppResult<OrderCursorPage>> + 'a {
+    let first = request.cursor.clone();
+    cursor_pages(first, move |cursor| {
+        let request = OrderCursorList {
+            cursor,
+            ..request.clone()
+        };
+        async move {
+            let page = execute(kernel, platform, shop, &request).await?;
+            let (items, next) = (page.order_list.len(), page.cursor.clone());
+            Ok::<_, AppError>((page, items, next))
+        }
+    })
+}
+
+/// Every order of `request`'s window, page after page.
+pub fn orders<'a>(
+    kernel: &'a Kernel,
+    platform: &'a Platform,
+    shop: &'a shop::Model,
+    request: OrderCursorList,
+) -> impl Stream<Item = AppResult<OrderInfo>> + 'a {
+    order_pages(kernel, platform, shop, request)
+        .map_ok(|page| futures_util::stream::iter(page.order_list.into_iter().map(Ok)))
+        .try_flatten()
+}
+
+/// `open.seller.order.refund.pcursor.list` pages.
+pub fn refund_pages<'a>(
+    kernel: &'a Kernel,
+    platform: &'a Platform,
+    shop: &'a shop::Model,
+    request: RefundPcursorList,
+) -> impl Stream<Item = AppResult<RefundPage>> + 'a {
+    let first = request.pcursor.clone();
+    cursor_pages(first, move |pcursor| {
+        let request = RefundPcursorList {
+            pcursor,
+            ..request.clone()
+        };
+        async move {
+            let page = execute(kernel, platform, shop, &request).await?;
+            let (items, next) = (page.refund_order_list.len(), page.pcursor.clone());
+            Ok::<_, AppError>((page, items, next))
+        }
+    })
+}
+
+/// Every item of `open.item.list.get`, from `request.page_number` on.
+pub fn items<'a>(
+    kernel: &'a Kernel,
+    platform: &'a Platform,
+    shop: &'a shop::Model,
+    request: ItemList,
+) -> impl Stream<Item = AppResult<ItemInfo>> + 'a {
+    let (first, page_size) = (request.page_number, request.page_size as usize);
+    numbered_pages(first, page_size, move |page_number| {
+        let request = ItemList {
+            page_number,
+            ..request.clone()
+        };
+        async move {
+            let page: ItemPage = execute(kernel, platform, shop, &request).await?;
+            let n = page.items.len();
+            Ok::<_, AppError>((page, n))
+        }
+    })
+    .map_ok(|page| futures_util::stream::iter(page.items.into_iter().map(Ok)))
+    .try_flatten()
+}

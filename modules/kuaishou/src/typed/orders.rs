@@ -1,0 +1,243 @@
+//! Orders: cursor list, seller pcursor list, detail, seller detail, note, close.
+
+use serde::{Deserialize, Serialize};
+use shopops_kernel::error::FieldErrors;
+
+use super::{lenient_i64, Extra, KsRequest};
+
+/// `open.order.cursor.list` (GET): orders created or updated in `[beginTime, endTime)`
+/// (epoch ms), one cursor page at a time; `queryType` 1 = by create time, 2 = by
+/// update time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCursorList {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_view_status: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_type: Option<i32>,
+    pub begin_time: i64,
+    pub end_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cps_type: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl KsRequest for OrderCursorList {
+    const METHOD: &'static str = "open.order.cursor.list";
+    type Response = OrderCursorPage;
+
+    fn validate(&self, errors: &mut FieldErrors) {
+        time_window(errors, self.begin_time, self.end_time);
+        page_size(errors, self.page_size, 100);
+    }
+}
+
+/// One page of `open.order.cursor.list`: `cursor` is `"nomore"` on the last page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderCursorPage {
+    #[serde(alias = "orderInfoList")]
+    pub order_list: Vec<OrderInfo>,
+    #[serde(alias = "pcursor")]
+    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `open.seller.order.pcursor.list` (GET): the seller's orders, `pcursor` pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SellerOrderPcursorList {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_type: Option<i32>,
+    pub begin_time: i64,
+    pub end_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cps_type: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcursor: Option<String>,
+}
+
+impl KsRequest for SellerOrderPcursorList {
+    const METHOD: &'static str = "open.seller.order.pcursor.list";
+    type Response = OrderCursorPage;
+
+    fn validate(&self, errors: &mut FieldErrors) {
+        time_window(errors, self.begin_time, self.end_time);
+        page_size(errors, self.page_size, 100);
+    }
+}
+
+/// `open.order.detail` (GET).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub oid: i64,
+}
+
+impl KsRequest for OrderDetail {
+    const METHOD: &'static str = "open.order.detail";
+    type Response = OrderInfo;
+}
+
+/// `open.seller.order.detail` (GET).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SellerOrderDetail {
+    pub order_id: i64,
+}
+
+impl KsRequest for SellerOrderDetail {
+    const METHOD: &'static str = "open.seller.order.detail";
+    type Response = OrderInfo;
+}
+
+/// `open.seller.order.note.add` (POST): a seller note (≤ 500 characters) and flag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderNoteAdd {
+    pub order_id: i64,
+    pub note: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<i32>,
+}
+
+impl KsRequest for OrderNoteAdd {
+    const METHOD: &'static str = "open.seller.order.note.add";
+    type Response = serde_json::Value;
+
+    fn validate(&self, errors: &mut FieldErrors) {
+        if self.note.chars().count() > 500 {
+            errors.add("note", "at most 500 characters");
+        }
+    }
+}
+
+/// `open.seller.order.close` (POST): close an unpaid order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderClose {
+    pub order_id: i64,
+}
+
+impl KsRequest for OrderClose {
+    const METHOD: &'static str = "open.seller.order.close";
+    type Response = serde_json::Value;
+}
+
+/// An order as the platform describes it: `orderBaseInfo` + `orderItemInfo` (+ delivery,
+/// address, refund parts kept in `extra`). Some answers put the base fields at the top
+/// level; [`OrderInfo::base`] reads both.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_base_info: Option<OrderBaseInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_item_info: Option<OrderItemInfo>,
+    #[serde(alias = "itemList", skip_serializing_if = "Vec::is_empty")]
+    pub order_item_list: Vec<OrderItemInfo>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl OrderInfo {
+    /// The base fields, from `orderBaseInfo` or from the top level.
+    pub fn base(&self) -> Option<OrderBaseInfo> {
+        self.order_base_info.clone().or_else(|| {
+            serde_json::from_value::<OrderBaseInfo>(serde_json::Value::Object(self.extra.clone()))
+                .ok()
+                .filter(|b| b.oid.is_some())
+        })
+    }
+
+    /// Every item line (`orderItemInfo` or a list).
+    pub fn items(&self) -> Vec<&OrderItemInfo> {
+        self.order_item_info
+            .iter()
+            .chain(self.order_item_list.iter())
+            .collect()
+    }
+}
+
+/// `orderBaseInfo`: amounts in fen, times in epoch ms.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderBaseInfo {
+    #[serde(deserialize_with = "lenient_i64", alias = "orderId")]
+    pub oid: Option<i64>,
+    /// 10 unpaid, 30 paid, 40 shipped, 50 received, 70 succeeded, 80 failed.
+    #[serde(deserialize_with = "lenient_i64")]
+    pub status: Option<i64>,
+    pub buyer_open_id: Option<String>,
+    pub buyer_nick: Option<String>,
+    pub seller_open_id: Option<String>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub total_fee: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub express_fee: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub discount_fee: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub pay_time: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub create_time: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub update_time: Option<i64>,
+    pub remark: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `orderItemInfo`: one item line; prices in fen.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderItemInfo {
+    #[serde(deserialize_with = "lenient_i64")]
+    pub item_id: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub sku_id: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub rel_sku_id: Option<i64>,
+    #[serde(alias = "title")]
+    pub item_title: Option<String>,
+    pub sku_desc: Option<String>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub num: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub price: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub original_price: Option<i64>,
+    pub item_pic_url: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+pub(crate) fn time_window(errors: &mut FieldErrors, begin: i64, end: i64) {
+    if begin < 0 {
+        errors.add("beginTime", "epoch milliseconds, not negative");
+    }
+    if end <= begin {
+        errors.add("endTime", "must be after beginTime");
+    }
+}
+
+pub(crate) fn page_size(errors: &mut FieldErrors, size: Option<u32>, max: u32) {
+    if size.is_some_and(|s| s == 0 || s > max) {
+        errors.add("pageSize", format!("between 1 and {max}"));
+    }
+}
