@@ -28,8 +28,15 @@ struct Platform {
     expire_next_call: bool,
     api_calls: Vec<String>,
     orders: Vec<Value>,
+    refunds: Vec<Value>,
     /// Answer this many API calls with 503 first.
     fail_next: usize,
+    /// Answer this many API calls with 429 first.
+    throttle_next: usize,
+    /// The seller each code belongs to (default `seller-1`).
+    open_ids: HashMap<String, String>,
+    /// Refresh-token lifetime the token answers give (default 180 days).
+    refresh_expires_in: Option<i64>,
 }
 
 type Shared = Arc<Mutex<Platform>>;
@@ -73,7 +80,13 @@ async fn fake(state: Shared) -> String {
         p.codes.retain(|c| *c != code);
         p.access = "AT-1".into();
         p.refresh = "RT-1".into();
-        HttpResponse::Ok().json(json!({ "result": 1, "access_token": "AT-1", "expires_in": 172800, "refresh_token": "RT-1", "refresh_token_expires_in": 15552000, "open_id": "seller-1", "scopes": ["merchant_order", "merchant_item"] }))
+        let open_id = p
+            .open_ids
+            .get(&code)
+            .cloned()
+            .unwrap_or_else(|| "seller-1".into());
+        let refresh_life = p.refresh_expires_in.unwrap_or(15552000);
+        HttpResponse::Ok().json(json!({ "result": 1, "access_token": "AT-1", "expires_in": 172800, "refresh_token": "RT-1", "refresh_token_expires_in": refresh_life, "open_id": open_id, "scopes": ["merchant_order", "merchant_item"] }))
     }
     async fn refresh(body: String, s: web::Data<Shared>) -> HttpResponse {
         // Slow, like a real token service: overlapping refreshes would show.
@@ -117,8 +130,31 @@ async fn fake(state: Shared) -> String {
             p.fail_next -= 1;
             return HttpResponse::ServiceUnavailable().body("busy");
         }
+        if p.throttle_next > 0 {
+            p.throttle_next -= 1;
+            return HttpResponse::TooManyRequests().body("slow down");
+        }
+        let param: Value = serde_json::from_str(&get("param")).unwrap_or_default();
+        if get("method") == "open.order.detail" {
+            let oid = param["oid"].as_i64().unwrap_or_default();
+            return match p.orders.iter().find(|o| o["orderBaseInfo"]["oid"] == oid) {
+                Some(o) => HttpResponse::Ok()
+                    .json(json!({ "result": 1, "data": o, "requestId": "rq-detail" })),
+                None => {
+                    HttpResponse::Ok().json(json!({ "result": 10002, "error_msg": "订单不存在" }))
+                }
+            };
+        }
+        if get("method") == "open.seller.order.refund.detail" {
+            let id = param["refundId"].as_i64().unwrap_or_default();
+            return match p.refunds.iter().find(|r| r["refundId"] == id) {
+                Some(r) => HttpResponse::Ok().json(json!({ "result": 1, "data": r })),
+                None => {
+                    HttpResponse::Ok().json(json!({ "result": 10003, "error_msg": "售后单不存在" }))
+                }
+            };
+        }
         if get("method") == "open.order.cursor.list" {
-            let param: Value = serde_json::from_str(&get("param")).unwrap_or_default();
             let (begin, end) = (
                 param["beginTime"].as_i64().unwrap_or(0),
                 param["endTime"].as_i64().unwrap_or(0),
@@ -655,4 +691,341 @@ async fn an_unreachable_platform_is_reported_without_failing_readiness() {
         "{ready}"
     );
     assert_eq!(ready["details"]["kuaishou"]["reason"], "unreachable");
+}
+
+/// Environment of a server that talks to the fake platform at `base`.
+fn platform_env(base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("KUAISHOU_APP_KEY", APP_KEY.into()),
+        ("KUAISHOU_APP_SECRET", APP_SECRET.into()),
+        ("KUAISHOU_SIGN_SECRET", SIGN_SECRET.into()),
+        ("KUAISHOU_BASE_URL", base.into()),
+    ]
+}
+
+async fn start(store: &Store, env: &[(&'static str, String)]) -> Server {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(store, &env).await
+}
+
+/// Authorises a shop with `code` through the OAuth callback; its id.
+async fn authorise(server: &Server, admin: &str, code: &str) -> i64 {
+    let st = server
+        .get(
+            "/api/v1/kuaishou/shops/authorize-url?redirect_uri=https://x.example/cb",
+            admin,
+        )
+        .await
+        .body["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/kuaishou/oauth/callback?code={code}&state={st}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+/// Polls `path` until `done` says yes (30 s at most).
+async fn eventually(
+    server: &Server,
+    path: &str,
+    token: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let body = server.get(path, token).await.body;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never got there: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn signed_push(message: &Value) -> (String, String, String) {
+    let body = message.to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"push-secret").unwrap();
+    mac.update(format!("{ts}.{body}").as_bytes());
+    (ts, hex::encode(mac.finalize().into_bytes()), body)
+}
+
+async fn push(server: &Server, message: &Value) -> crate::support::Reply {
+    let (ts, sig, body) = signed_push(message);
+    let res = server
+        .http
+        .post(format!("{}/api/v1/kuaishou/webhooks", server.base))
+        .header("X-Kuaishou-Timestamp", ts)
+        .header("X-Kuaishou-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    crate::support::Reply::from_response(res).await
+}
+
+#[tokio::test]
+async fn pushed_events_reach_their_handlers_and_failed_ones_are_retried() {
+    let now = chrono::Utc::now().timestamp_millis();
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-e".into()],
+        orders: vec![order(2_419_800_000_000_101, 30, now)],
+        refunds: vec![
+            json!({ "refundId": 1120000123456789_i64, "orderId": 2_419_800_000_000_101_i64, "status": 10, "handlingWay": 10, "refundFee": 999, "updateTime": now }),
+        ],
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let mut env = platform_env(&base);
+    env.push(("KUAISHOU_WEBHOOK_SECRET", "push-secret".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "events").await;
+    let shop = authorise(&server, &admin, "code-e").await;
+
+    // Order paid: the handler reads the order from the platform and stores it.
+    let paid = json!({ "eventId": "ev-p", "msgId": "m-paid", "bizId": 2_419_800_000_000_101_i64, "openId": "seller-1", "event": "kwaishop_order_paySuccess",
+        "info": "{\"oid\":2419800000000101,\"status\":30}" });
+    assert_eq!(push(&server, &paid).await.body["duplicate"], false);
+    let orders = eventually(&server, "/api/v1/kuaishou/orders", &admin, |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    assert_eq!(orders["data"][0]["oid"], "2419800000000101");
+    assert_eq!(orders["data"][0]["shop_id"], shop);
+
+    // A refund opened: the handler stores the refund.
+    let refund = json!({ "msgId": "m-refund", "openId": "seller-1", "event": "kwaishop_aftersales_addRefund",
+        "info": "{\"orderId\":2419800000000101,\"refundId\":1120000123456789,\"handlingWay\":10,\"status\":10}" });
+    push(&server, &refund).await;
+    let refunds = eventually(&server, "/api/v1/kuaishou/refunds", &admin, |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    assert_eq!(refunds["data"][0]["refund_id"], "1120000123456789");
+    assert_eq!(refunds["data"][0]["refund_fee"], 999);
+
+    // An event whose order the platform does not know yet: the handler fails, the
+    // event stays pending with its error, and a later attempt (the sweep, after the
+    // backoff) succeeds once the order exists.
+    let early = json!({ "msgId": "m-early", "openId": "seller-1", "event": "kwaishop_order_addOrder", "info": "{\"oid\":2419800000000202}" });
+    push(&server, &early).await;
+    let failed = eventually(&server, "/api/v1/kuaishou/events", &admin, |b| {
+        b["data"][0]["dispatch"]["attempts"] == 1
+            && !b["data"][0]["dispatch"]["last_error"].is_null()
+    })
+    .await;
+    assert_eq!(failed["data"][0]["dispatch"]["status"], "pending");
+    assert!(
+        failed["data"][0]["dispatch"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("KUAISHOU_API_ERROR"),
+        "{failed}"
+    );
+    state
+        .lock()
+        .unwrap()
+        .orders
+        .push(order(2_419_800_000_000_202, 10, now));
+    eventually(&server, "/api/v1/kuaishou/events", &admin, |b| {
+        b["data"][0]["dispatch"]["status"] == "done"
+    })
+    .await;
+    let orders = server.get("/api/v1/kuaishou/orders", &admin).await.body;
+    assert_eq!(orders["data"].as_array().unwrap().len(), 2, "{orders}");
+
+    // A heartbeat and a seller with no shop here are kept but not dispatched.
+    push(&server, &json!({ "msgId": "m-beat", "openId": "seller-1", "event": "kwaishop_order_paySuccess", "test": true })).await;
+    push(&server, &json!({ "msgId": "m-stranger", "openId": "nobody", "event": "kwaishop_order_paySuccess", "info": "{\"oid\":1}" })).await;
+    let events = server.get("/api/v1/kuaishou/events", &admin).await.body;
+    assert_eq!(events["data"][0]["message_id"], "m-beat");
+    assert_eq!(events["data"][0]["dispatch"]["status"], "skipped");
+    assert_eq!(
+        events["data"].as_array().unwrap().len(),
+        4,
+        "the stranger's event is not this tenant's"
+    );
+
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"kuaishou_push_events_total{event="kwaishop_order_paySuccess",outcome="handled"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"kuaishou_push_events_total{event="kwaishop_order_addOrder",outcome="retry"} 1"#
+        ),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn several_shops_orders_at_once_each_failure_reported_beside_the_others() {
+    let now = chrono::Utc::now().timestamp_millis();
+    let orders: Vec<Value> = (0..130)
+        .map(|i| order(2_419_800_000_100_000 + i, 30, now - 60_000 + i))
+        .collect();
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-a".into(), "code-b".into()],
+        open_ids: HashMap::from([("code-b".to_string(), "seller-2".to_string())]),
+        orders,
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let server = start(&store, &platform_env(&base)).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "batch").await;
+    let a = authorise(&server, &admin, "code-a").await;
+    let b = authorise(&server, &admin, "code-b").await;
+    let r = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kuaishou/shops/{b}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let (_, other) = server.tenant(&root, "batch-2").await;
+
+    let query = json!({ "shop_ids": [a, b, 999_999], "begin_time": now - 3_600_000, "end_time": now + 1, "query_type": 2, "max_orders_per_shop": 120 });
+    let r = server
+        .post("/api/v1/kuaishou/orders/query", &admin, query.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shops = r.body["shops"].as_array().unwrap();
+    assert_eq!(r.body["failed"], 2);
+    assert_eq!(
+        (shops[0]["shop_id"].as_i64(), shops[0]["ok"].as_bool()),
+        (Some(a), Some(true))
+    );
+    assert_eq!(shops[0]["orders"].as_array().unwrap().len(), 120, "capped");
+    assert_eq!(shops[0]["truncated"], true);
+    assert_eq!(
+        shops[0]["orders"][0]["orderBaseInfo"]["oid"],
+        2_419_800_000_100_000_i64
+    );
+    assert_eq!(shops[1]["error"]["code"], "KUAISHOU_SHOP_REVOKED");
+    assert_eq!(shops[2]["error"]["code"], "RESOURCE_NOT_FOUND");
+    // Another tenant's query for the same shop: not found, no orders.
+    let r = server
+        .post("/api/v1/kuaishou/orders/query", &other, query)
+        .await;
+    assert_eq!(
+        r.body["shops"][0]["error"]["code"], "RESOURCE_NOT_FOUND",
+        "{}",
+        r.body
+    );
+    let bad = server
+        .post(
+            "/api/v1/kuaishou/orders/query",
+            &admin,
+            json!({ "shop_ids": [], "begin_time": 5, "end_time": 1 }),
+        )
+        .await;
+    let d = bad.assert_error(422, "VALIDATION_ERROR");
+    assert!(
+        d["field_errors"]["shop_ids"].is_array() && d["field_errors"]["end_time"].is_array(),
+        "{d}"
+    );
+
+    // Per-method call counts and latencies are exported.
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"kuaishou_api_calls_total{method="open.order.cursor.list",outcome="ok"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "kuaishou_api_call_duration_seconds_count{method=\"open.order.cursor.list\"} 2"
+        ),
+        "{metrics}"
+    );
+
+    // A throttling platform (429 on every retry too) is a 429 for the caller.
+    state.lock().unwrap().throttle_next = 100;
+    server
+        .get(&format!("/api/v1/kuaishou/shops/{a}/info"), &admin)
+        .await
+        .assert_error(429, "KUAISHOU_RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn a_refresh_token_near_its_end_raises_one_alert() {
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-x".into()],
+        refresh_expires_in: Some(3 * 24 * 3600),
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let mut env = platform_env(&base);
+    env.push(("SHOPOPS_ALERT_EVAL_SECS", "1".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "expiring").await;
+    let shop = authorise(&server, &admin, "code-x").await;
+    let shops = server.get("/api/v1/kuaishou/shops", &admin).await.body;
+    assert_eq!(shops[0]["token_health"], "refresh_expiring");
+
+    let path = "/api/v1/alerts?rule=kuaishou_refresh_token_expiring";
+    let alerts = eventually(&server, path, &root, |b| {
+        b["data"].as_array().is_some_and(|d| !d.is_empty())
+    })
+    .await;
+    assert_eq!(
+        alerts["data"][0]["key"],
+        format!("kuaishou_refresh_token_expiring:{shop}")
+    );
+    assert_eq!(alerts["data"][0]["status"], "firing");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let later = server.get(path, &root).await.body;
+    assert_eq!(
+        later["data"].as_array().unwrap().len(),
+        1,
+        "one fault, one alert: {later}"
+    );
+    let rules = server.get("/api/v1/alerts/rules", &root).await.body;
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "kuaishou_refresh_failed"),
+        "{rules}"
+    );
 }
