@@ -51,6 +51,13 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
+/// The platform's `data`, passed on as it was sent.
+fn raw_json(data: &serde_json::value::RawValue) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(data.get().to_string())
+}
+
 fn state_key(state: &str) -> String {
     format!("kuaishou:oauth_state:{state}")
 }
@@ -238,7 +245,7 @@ pub async fn shop_info(
     principal.require(&kernel, "kuaishou:read")?;
     let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     let data = shops::call(&kernel, &platform, &found, "open.shop.info.get", None).await?;
-    Ok(HttpResponse::Ok().json(data))
+    Ok(raw_json(&data))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -436,7 +443,7 @@ pub async fn call_method(
     let found = shops::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     tracing::info!(request_id = %ctx.request_id, shop = found.id, method = %method.method, "Kuaishou call by name");
     let data = shops::call(&kernel, &platform, &found, &method.method, param.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(data))
+    Ok(raw_json(&data))
 }
 
 /// Orders of several shops at once, pulled from the platform now (permission

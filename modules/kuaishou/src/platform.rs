@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::ExposeSecret;
-use serde_json::Value;
-use shopops_kernel::outside::{OutsideError, Repeat, Target};
+use serde_json::value::RawValue;
+use shopops_kernel::outside::{OutsideCalls, OutsideError, Repeat, Target};
 use shopops_kernel::{AppError, AppResult, Kernel};
 
 use crate::catalogue::HttpMethod;
@@ -69,12 +69,22 @@ fn not_configured() -> AppError {
 
 impl Platform {
     pub fn new(kernel: &Kernel, config: KuaishouConfig) -> Result<Self, OutsideError> {
+        Self::from_parts(&kernel.outside, kernel.metrics.registry(), config)
+    }
+
+    /// The platform client from the kernel parts it uses (outside targets and the
+    /// metrics registry), without a database: what the benchmarks drive.
+    pub fn from_parts(
+        outside: &OutsideCalls,
+        registry: &prometheus::Registry,
+        config: KuaishouConfig,
+    ) -> Result<Self, OutsideError> {
         Ok(Self {
             config,
-            metrics: KuaishouMetrics::new(kernel.metrics.registry()),
+            metrics: KuaishouMetrics::new(registry),
             dispatcher: Dispatcher::default(),
-            api: kernel.outside.target("kuaishou")?,
-            oauth: kernel.outside.target("kuaishou-oauth")?,
+            api: outside.target("kuaishou")?,
+            oauth: outside.target("kuaishou-oauth")?,
         })
     }
 
@@ -234,7 +244,13 @@ impl Platform {
         let outcome = match self.api.send(request, Repeat::Always).await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
+                // Valid UTF-8 is checked in one pass; only a broken answer pays for the
+                // lossy conversion (reqwest's `text()` always does).
+                let body = response.bytes().await.unwrap_or_default();
+                let text = match std::str::from_utf8(&body) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(&body),
+                };
                 Ok(classify(status, &text))
             }
             Err(e) => Err(e),
@@ -256,7 +272,7 @@ impl Platform {
 }
 
 /// The data of a successful call, or the error it maps to.
-pub fn into_data(outcome: Outcome) -> AppResult<Value> {
+pub fn into_data(outcome: Outcome) -> AppResult<Box<RawValue>> {
     match outcome {
         Outcome::Ok { data, .. } => Ok(data),
         Outcome::ApiError { code, message, sub_code, .. } => Err(AppError::new(actix_web::http::StatusCode::BAD_GATEWAY, "KUAISHOU_API_ERROR", "the platform refused the call")

@@ -9,7 +9,8 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
+use serde_json::value::RawValue;
 use shopops_kernel::audit::{self, Actor, Change};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{AppError, AppResult, Kernel};
@@ -300,7 +301,7 @@ pub async fn call(
     shop: &shop::Model,
     method: &str,
     param_json: Option<&str>,
-) -> AppResult<Value> {
+) -> AppResult<Box<RawValue>> {
     if shop.status == "revoked" {
         return Err(AppError::conflict(
             "KUAISHOU_SHOP_REVOKED",

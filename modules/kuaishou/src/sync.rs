@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use crate::calls;
 use crate::entities::{shop, sync_checkpoint};
 use crate::platform::Platform;
-use crate::typed::orders::{OrderCursorList, OrderInfo, OrderItemInfo};
+use crate::typed::orders::{Order, OrderCursorList, OrderItemInfo};
 
 const WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// Each run re-reads the last 5 minutes: orders updated while the previous run read.
@@ -43,7 +43,7 @@ pub struct SyncReport {
 }
 
 /// An order as stored: the typed answer's base and items, and the order as sent.
-struct Order {
+struct StoredOrder {
     oid: String,
     status: i64,
     buyer: Option<String>,
@@ -54,18 +54,18 @@ struct Order {
     raw: Value,
 }
 
-impl Order {
-    fn from_info(info: &OrderInfo) -> Option<Order> {
-        let base = info.base()?;
-        Some(Order {
+impl StoredOrder {
+    fn from(order: &Order) -> Option<StoredOrder> {
+        let base = order.base()?;
+        Some(StoredOrder {
             oid: base.oid?.to_string(),
             status: base.status.unwrap_or(0),
             buyer: base.buyer_open_id.clone(),
             total_fee: base.total_fee.unwrap_or(0),
             pay_time: base.pay_time.filter(|t| *t > 0),
             update_time: base.update_time.unwrap_or(0),
-            items: info.items().into_iter().cloned().collect(),
-            raw: serde_json::to_value(info).unwrap_or(Value::Null),
+            items: order.items().cloned().collect(),
+            raw: serde_json::from_str(order.json.get()).unwrap_or(Value::Null),
         })
     }
 }
@@ -74,15 +74,19 @@ impl Order {
 pub(crate) async fn store_order<C: ConnectionTrait>(
     db: &C,
     shop: &shop::Model,
-    info: &OrderInfo,
+    order: &Order,
 ) -> AppResult<bool> {
-    match Order::from_info(info) {
+    match StoredOrder::from(order) {
         Some(order) => upsert(db, shop, &order).await,
         None => Ok(false),
     }
 }
 
-async fn upsert<C: ConnectionTrait>(db: &C, shop: &shop::Model, o: &Order) -> AppResult<bool> {
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
+    shop: &shop::Model,
+    o: &StoredOrder,
+) -> AppResult<bool> {
     let backend = db.get_database_backend();
     let sql = "INSERT INTO kuaishou_orders (tenant_id, shop_id, oid, status, buyer_open_id, total_fee, pay_time, update_time, raw, synced_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \

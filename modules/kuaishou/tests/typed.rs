@@ -13,7 +13,7 @@ use shopops_kuaishou::typed::cs::CsMessageSend;
 use shopops_kuaishou::typed::items::{ItemGet, ItemList, ShelfStatusUpdate, SkuStockUpdate};
 use shopops_kuaishou::typed::logistics::{LogisticsUpdate, OrderShip};
 use shopops_kuaishou::typed::orders::{
-    OrderCursorList, OrderDetail, OrderNoteAdd, SellerOrderDetail, SellerOrderPcursorList,
+    Order, OrderCursorList, OrderDetail, OrderNoteAdd, SellerOrderDetail, SellerOrderPcursorList,
 };
 use shopops_kuaishou::typed::refunds::{
     RefundApprove, RefundDetail, RefundPcursorList, RefundReject,
@@ -227,29 +227,38 @@ fn typed_answers_read_the_recorded_bodies() {
     let Outcome::Ok { data, .. } = classify(200, v["response_body"].as_str().unwrap()) else {
         panic!("not ok");
     };
-    let seller: SellerInfoData = decode("open.user.seller.get", data).unwrap();
+    let seller: SellerInfoData = decode("open.user.seller.get", &data).unwrap();
     assert_eq!(seller.seller_id, Some(1234567890));
     assert_eq!(seller.name.as_deref(), Some("小店测试号"));
     assert_eq!(seller.open_id.as_deref(), Some("f0a1b2c3d4"));
     assert_eq!(seller.extra["sex"], "F", "unnamed fields are kept");
-    // Ids as numbers or strings; the answer of an empty `data` is all defaults.
-    let order: shopops_kuaishou::typed::orders::OrderInfo = decode(
-        "open.order.detail",
-        json!({ "orderBaseInfo": { "oid": "2419800012345678", "status": 30, "totalFee": 5990 }, "orderItemInfo": { "itemId": 1, "num": 2 } }),
-    )
-    .unwrap();
+    // Ids as numbers or strings, the order's text kept whole; the answer of an empty
+    // `data` is all defaults.
+    let raw = |v: Value| serde_json::value::RawValue::from_string(v.to_string()).unwrap();
+    let sent = json!({ "orderBaseInfo": { "oid": "2419800012345678", "status": 30, "totalFee": 5990 }, "orderItemInfo": { "itemId": 1, "num": 2 }, "orderAddress": { "province": "浙江省" } });
+    let order: Order = decode("open.order.detail", &raw(sent.clone())).unwrap();
     let base = order.base().unwrap();
     assert_eq!(
         (base.oid, base.status, base.total_fee),
         (Some(2419800012345678), Some(30), Some(5990))
     );
-    assert_eq!(order.items()[0].num, Some(2));
-    let flat: shopops_kuaishou::typed::orders::OrderInfo =
-        decode("open.order.detail", json!({ "oid": 7, "updateTime": 5 })).unwrap();
+    assert_eq!(order.items().next().unwrap().num, Some(2));
+    assert_eq!(
+        serde_json::to_value(&order).unwrap(),
+        sent,
+        "nothing the platform sent is lost"
+    );
+    let flat: Order = decode(
+        "open.order.detail",
+        &raw(json!({ "oid": 7, "updateTime": 5 })),
+    )
+    .unwrap();
     assert_eq!(flat.base().unwrap().update_time, Some(5));
-    let empty: SellerInfoData = decode("open.user.seller.get", Value::Null).unwrap();
+    let empty: SellerInfoData = decode("open.user.seller.get", &raw(Value::Null)).unwrap();
     assert_eq!(empty.seller_id, None);
-    let wrong = decode::<SellerInfoData>("open.user.seller.get", json!([1, 2]));
+    let nothing: Value = decode("open.seller.order.note.add", &raw(Value::Null)).unwrap();
+    assert_eq!(nothing, Value::Null);
+    let wrong = decode::<SellerInfoData>("open.user.seller.get", &raw(json!([1, 2])));
     assert_eq!(wrong.unwrap_err().code, "KUAISHOU_UNEXPECTED_ANSWER");
 }
 

@@ -10,6 +10,12 @@
 /// UTF-8 byte → `%XX` (upper-case hex).
 pub fn quote_plus(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
+    push_quoted(&mut out, value);
+    out
+}
+
+/// [`quote_plus`] into an existing buffer (one allocation for a whole request).
+fn push_quoted(out: &mut String, value: &str) {
     for &b in value.as_bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
@@ -24,16 +30,21 @@ pub fn quote_plus(value: &str) -> String {
             }
         }
     }
-    out
 }
 
 /// `k=v&k=v` in the given order.
 pub fn urlencode(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() * 3 + 2).sum();
+    let mut out = String::with_capacity(size);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        push_quoted(&mut out, k);
+        out.push('=');
+        push_quoted(&mut out, v);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,14 +5,16 @@
 //! `{"result": 28, "error_msg": "access_token已过期"}` as success and never reads `data`),
 //! we classify by `result != 1`, fall back to `error_code`, and return `data`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Ok {
-        data: Value,
+        /// The answer's `data` exactly as sent (typed readers parse it once).
+        data: Box<RawValue>,
         request_id: Option<String>,
     },
     /// An error the caller made or the platform refused (codes kept).
@@ -55,12 +57,45 @@ const AUTH_CODES: &[&str] = &[
 ];
 const RATE_CODES: &[&str] = &["429", "rate_limit", "too_many_requests"];
 
-fn text(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match v.get(*k)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+/// The envelope's fields, unparsed: only the small ones are read, and `data` stays the
+/// exact text the platform sent, for a typed reader to parse once.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error_code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error_msg: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    msg: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sub_code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sub_msg: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "requestId")]
+    request_id_camel: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    request_id: Option<&'a RawValue>,
+}
+
+/// A small field as text: a non-empty string, or a number.
+fn text(field: Option<&RawValue>) -> Option<String> {
+    match serde_json::from_str::<Value>(field?.get()).ok()? {
+        Value::String(s) if !s.is_empty() => Some(s),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    })
+    }
+}
+
+fn is_number(raw: &RawValue) -> bool {
+    raw.get()
+        .trim_start()
+        .starts_with(|c: char| c == '-' || c.is_ascii_digit())
 }
 
 pub fn classify(status: u16, body: &str) -> Outcome {
@@ -86,29 +121,32 @@ pub fn classify(status: u16, body: &str) -> Outcome {
             request_id: None,
         };
     }
-    let Ok(v) = serde_json::from_str::<Value>(body) else {
+    let Ok(v) = serde_json::from_str::<Envelope>(body) else {
         return Outcome::ServerError {
             status,
-            message: "the answer is not JSON".into(),
+            message: "the answer is not a JSON object".into(),
         };
     };
-    let request_id = text(&v, &["requestId", "request_id"]);
-    let message = text(&v, &["error_msg", "msg", "message"]).unwrap_or_default();
-    let code = match v.get("result") {
-        Some(Value::Number(n)) if n.as_i64() != Some(1) => Some(n.to_string()),
-        _ => text(&v, &["error_code"]),
+    let request_id = text(v.request_id_camel).or_else(|| text(v.request_id));
+    let message = text(v.error_msg)
+        .or_else(|| text(v.msg))
+        .or_else(|| text(v.message))
+        .unwrap_or_default();
+    let code = match v.result {
+        Some(r) if is_number(r) && r.get().trim() != "1" => text(Some(r)),
+        _ => text(v.error_code),
     };
     let Some(code) = code else {
         // `data` in the platform envelope; older answers put the value in `result`
         // (an object, a list, or a bool for yes/no methods: `true` stays `true`).
         let data = v
-            .get("data")
-            .cloned()
-            .or_else(|| v.get("result").filter(|r| !r.is_number()).cloned())
-            .unwrap_or(Value::Null);
+            .data
+            .or(v.result.filter(|r| !is_number(r)))
+            .map(|raw| raw.to_owned())
+            .unwrap_or_else(null);
         return Outcome::Ok { data, request_id };
     };
-    let sub_code = text(&v, &["sub_code"]);
+    let sub_code = text(v.sub_code);
     let token_sub = sub_code
         .as_deref()
         .is_some_and(|s| s.starts_with("isv.access-token"));
@@ -122,7 +160,12 @@ pub fn classify(status: u16, body: &str) -> Outcome {
         code,
         message,
         sub_code,
-        sub_message: text(&v, &["sub_msg"]),
+        sub_message: text(v.sub_msg),
         request_id,
     }
+}
+
+/// JSON `null` as a raw value.
+pub fn null() -> Box<RawValue> {
+    RawValue::from_string("null".into()).unwrap_or_else(|_| unreachable!("null is JSON"))
 }

@@ -31,11 +31,16 @@ impl SignMethod {
 pub fn sign_string(pairs: &[(String, String)], sign_secret: &str) -> String {
     let mut sorted: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "sign").collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut s = sorted
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let size: usize = sorted.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut s = String::with_capacity(size + 12 + sign_secret.len());
+    for (i, (k, v)) in sorted.iter().enumerate() {
+        if i > 0 {
+            s.push('&');
+        }
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+    }
     s.push_str("&signSecret=");
     s.push_str(sign_secret);
     s

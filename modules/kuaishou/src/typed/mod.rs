@@ -17,6 +17,7 @@ pub mod shop;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use shopops_kernel::error::FieldErrors;
 
 use crate::client::json::to_param_json;
@@ -52,22 +53,84 @@ pub fn check<R: KsRequest>(request: &R) -> Result<(), FieldErrors> {
 }
 
 /// An integer that may arrive as a JSON number or as a numeric string (the platform
-/// sends order ids both ways).
+/// sends order ids both ways). A visitor rather than an untagged enum: this runs for
+/// every id and amount of every order, and an untagged enum buffers each value first.
 pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Num {
-        Int(i64),
-        Float(f64),
-        Text(String),
+    struct Lenient;
+
+    impl<'de> serde::de::Visitor<'de> for Lenient {
+        type Value = Option<i64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer, or an integer in a string")
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(i64::try_from(v).ok())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok((v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i64))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.trim().parse().ok())
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
     }
-    Ok(match Option::<Num>::deserialize(d)? {
-        Some(Num::Int(i)) => Some(i),
-        Some(Num::Float(f)) if f.fract() == 0.0 => Some(f as i64),
-        Some(Num::Text(s)) => s.trim().parse().ok(),
-        _ => None,
-    })
+
+    d.deserialize_any(Lenient)
 }
 
 /// Fields the typed answer does not name, kept as the platform sent them.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
+
+/// A typed value and the exact JSON text it was read from: for answers on hot paths
+/// (order pages), where collecting unnamed fields into [`Extra`] would cost more than
+/// the typed reading itself, yet nothing the platform sent may be lost.
+#[derive(Debug, Clone)]
+pub struct Raw<T> {
+    pub value: T,
+    pub json: Box<RawValue>,
+}
+
+impl<T> std::ops::Deref for Raw<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Raw<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let json = Box::<RawValue>::deserialize(d)?;
+        let value = serde_json::from_str(json.get()).map_err(serde::de::Error::custom)?;
+        Ok(Raw { value, json })
+    }
+}
+
+impl<T> Serialize for Raw<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}

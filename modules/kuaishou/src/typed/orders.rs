@@ -1,9 +1,11 @@
 //! Orders: cursor list, seller pcursor list, detail, seller detail, note, close.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
 
-use super::{lenient_i64, Extra, KsRequest};
+use super::{lenient_i64, KsRequest, Raw};
 
 /// `open.order.cursor.list` (GET): orders created or updated in `[beginTime, endTime)`
 /// (epoch ms), one cursor page at a time; `queryType` 1 = by create time, 2 = by
@@ -38,16 +40,18 @@ impl KsRequest for OrderCursorList {
 }
 
 /// One page of `open.order.cursor.list`: `cursor` is `"nomore"` on the last page.
+/// Each order is kept with the exact text it came in.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OrderCursorPage {
     #[serde(alias = "orderInfoList")]
-    pub order_list: Vec<OrderInfo>,
+    pub order_list: Vec<Order>,
     #[serde(alias = "pcursor")]
     pub cursor: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
+
+/// An order: its typed parts and the JSON it was read from.
+pub type Order = Raw<OrderInfo>;
 
 /// `open.seller.order.pcursor.list` (GET): the seller's orders, `pcursor` pages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -89,7 +93,7 @@ pub struct OrderDetail {
 
 impl KsRequest for OrderDetail {
     const METHOD: &'static str = "open.order.detail";
-    type Response = OrderInfo;
+    type Response = Order;
 }
 
 /// `open.seller.order.detail` (GET).
@@ -101,7 +105,7 @@ pub struct SellerOrderDetail {
 
 impl KsRequest for SellerOrderDetail {
     const METHOD: &'static str = "open.seller.order.detail";
-    type Response = OrderInfo;
+    type Response = Order;
 }
 
 /// `open.seller.order.note.add` (POST): a seller note (≤ 500 characters) and flag.
@@ -139,9 +143,9 @@ impl KsRequest for OrderClose {
     type Response = serde_json::Value;
 }
 
-/// An order as the platform describes it: `orderBaseInfo` + `orderItemInfo` (+ delivery,
-/// address, refund parts kept in `extra`). Some answers put the base fields at the top
-/// level; [`OrderInfo::base`] reads both.
+/// An order as the platform describes it: `orderBaseInfo` + `orderItemInfo` (delivery,
+/// address and refund parts stay in the [`Order`]'s JSON). Some answers put the base
+/// fields at the top level; [`Order::base`] reads both.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OrderInfo {
@@ -151,26 +155,26 @@ pub struct OrderInfo {
     pub order_item_info: Option<OrderItemInfo>,
     #[serde(alias = "itemList", skip_serializing_if = "Vec::is_empty")]
     pub order_item_list: Vec<OrderItemInfo>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
-impl OrderInfo {
+impl Order {
     /// The base fields, from `orderBaseInfo` or from the top level.
-    pub fn base(&self) -> Option<OrderBaseInfo> {
-        self.order_base_info.clone().or_else(|| {
-            serde_json::from_value::<OrderBaseInfo>(serde_json::Value::Object(self.extra.clone()))
-                .ok()
-                .filter(|b| b.oid.is_some())
-        })
+    pub fn base(&self) -> Option<Cow<'_, OrderBaseInfo>> {
+        if let Some(base) = &self.value.order_base_info {
+            return Some(Cow::Borrowed(base));
+        }
+        serde_json::from_str::<OrderBaseInfo>(self.json.get())
+            .ok()
+            .filter(|b| b.oid.is_some())
+            .map(Cow::Owned)
     }
 
     /// Every item line (`orderItemInfo` or a list).
-    pub fn items(&self) -> Vec<&OrderItemInfo> {
-        self.order_item_info
+    pub fn items(&self) -> impl Iterator<Item = &OrderItemInfo> {
+        self.value
+            .order_item_info
             .iter()
-            .chain(self.order_item_list.iter())
-            .collect()
+            .chain(self.value.order_item_list.iter())
     }
 }
 
@@ -199,8 +203,6 @@ pub struct OrderBaseInfo {
     #[serde(deserialize_with = "lenient_i64")]
     pub update_time: Option<i64>,
     pub remark: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// `orderItemInfo`: one item line; prices in fen.
@@ -223,8 +225,6 @@ pub struct OrderItemInfo {
     #[serde(deserialize_with = "lenient_i64")]
     pub original_price: Option<i64>,
     pub item_pic_url: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 pub(crate) fn time_window(errors: &mut FieldErrors, begin: i64, end: i64) {
