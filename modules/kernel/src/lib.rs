@@ -18,6 +18,7 @@ pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod db;
+pub mod encoding;
 pub mod entities;
 pub mod error;
 pub mod health;

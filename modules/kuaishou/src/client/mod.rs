@@ -1,7 +1,8 @@
 //! The open-platform client: signed requests byte-compatible with the official SDK
 //! (`kwaixiaodian` 1.0.3, see `shared/kuaishou/NOTES.md`), sent to the platform's path.
+//! Pairs are form-encoded like Python's `urlencode(quote_via=quote_plus)`
+//! (`shopops_kernel::encoding::form`: `~` kept, `*` escaped, space `+`).
 
-pub mod encode;
 pub mod json;
 pub mod oauth;
 pub mod paging;
@@ -93,6 +94,6 @@ pub fn sign_call(app: &AppCredentials, call: &Call<'_>) -> Result<SignedRequest,
 impl SignedRequest {
     /// The encoded pairs: the query string of a GET, the form body of a POST.
     pub fn encoded(&self) -> String {
-        encode::urlencode(&self.pairs)
+        shopops_kernel::encoding::form(&self.pairs)
     }
 }

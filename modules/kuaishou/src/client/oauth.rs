@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::encode::urlencode;
 use crate::catalogue::HttpMethod;
+use shopops_kernel::encoding::form as urlencode;
 
 /// SDK field name → the platform's, and SDK value → the platform's, as applied by the
 /// platform form of each request.
