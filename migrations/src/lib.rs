@@ -12,6 +12,7 @@ mod m20261121_000006_kuaishou_shops;
 mod m20261121_000007_kuaishou_events;
 mod m20261121_000008_kuaishou_orders;
 mod m20261201_000009_kuaishou_event_dispatch;
+mod m20261201_000010_integrations;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_kuaishou_events::Migration),
             Box::new(m20261121_000008_kuaishou_orders::Migration),
             Box::new(m20261201_000009_kuaishou_event_dispatch::Migration),
+            Box::new(m20261201_000010_integrations::Migration),
         ]
     }
 }

@@ -6,4 +6,7 @@
 //! - [`dry_run`]: `shopops integrations sign --vector FILE`.
 
 pub mod client;
+pub mod config;
 pub mod dry_run;
+pub mod entities;
+pub mod providers;

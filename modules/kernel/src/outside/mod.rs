@@ -23,8 +23,7 @@ use tokio::sync::Semaphore;
 
 pub use breaker::{BreakerConfig, CircuitBreaker, CircuitState};
 pub use retry::RetryPolicy;
-use stats::CallStats;
-pub use stats::TargetStatus;
+pub use stats::{CallStats, TargetStatus};
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -84,11 +83,34 @@ pub enum OutsideError {
         retry_after: Duration,
     },
     #[error("{target}: timed out")]
-    Timeout { target: String },
+    Timeout {
+        target: String,
+        /// While connecting: the request never left.
+        connect: bool,
+    },
     #[error("{target}: {message}")]
-    Network { target: String, message: String },
+    Network {
+        target: String,
+        message: String,
+        /// The connection was never made: the request never left.
+        connect: bool,
+    },
     #[error("{target}: request cannot be sent: {message}")]
     Request { target: String, message: String },
+}
+
+impl OutsideError {
+    /// Whether the target may have received (and acted on) the request: false only
+    /// when it certainly did not (circuit open, not sendable, no connection). A write
+    /// that may have arrived must not be sent elsewhere before it is checked.
+    pub fn may_have_reached(&self) -> bool {
+        match self {
+            OutsideError::CircuitOpen { .. } | OutsideError::Request { .. } => false,
+            OutsideError::Timeout { connect, .. } | OutsideError::Network { connect, .. } => {
+                !connect
+            }
+        }
+    }
 }
 
 impl From<OutsideError> for AppError {
@@ -105,7 +127,7 @@ impl From<OutsideError> for AppError {
             .with_details(
                 json!({ "dependency": target, "retry_after": retry_after.as_secs().max(1) }),
             ),
-            OutsideError::Timeout { target } => AppError::new(
+            OutsideError::Timeout { target, .. } => AppError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "GATEWAY_TIMEOUT",
                 format!("{target} did not answer in time"),
@@ -270,12 +292,14 @@ impl Target {
                     Some((elapsed, false)),
                 );
                 let target = self.name.clone();
+                let connect = e.is_connect();
                 Attempt::Failed(if timeout {
-                    OutsideError::Timeout { target }
+                    OutsideError::Timeout { target, connect }
                 } else {
                     OutsideError::Network {
                         target,
                         message: without_url(&e),
+                        connect,
                     }
                 })
             }

@@ -1,4 +1,5 @@
-//! Recent calls of one target: success rate and latency over the last calls.
+//! Recent calls of one target (or provider): success rate and latency over the last
+//! calls.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ const WINDOW: usize = 200;
 const MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Default)]
-pub(super) struct CallStats {
+pub struct CallStats {
     recent: VecDeque<(Instant, Duration, bool)>,
     total: u64,
 }
@@ -34,7 +35,7 @@ pub struct TargetStatus {
 }
 
 impl CallStats {
-    pub(super) fn push(&mut self, latency: Duration, ok: bool) {
+    pub fn push(&mut self, latency: Duration, ok: bool) {
         self.recent.push_back((Instant::now(), latency, ok));
         if self.recent.len() > WINDOW {
             self.recent.pop_front();
@@ -42,7 +43,7 @@ impl CallStats {
         self.total += 1;
     }
 
-    pub(super) fn status(
+    pub fn status(
         &self,
         target: &str,
         state: CircuitState,

@@ -1,0 +1,209 @@
+//! Tencent COS (XML API, its own signature): put, get, delete, presigned URLs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use shopops_kernel::encoding::rfc3986_path;
+use shopops_kernel::outside::{Repeat, Target};
+
+use super::{send, Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
+use crate::client::cos;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub secret_id: SecretString,
+    pub secret_key: SecretString,
+    /// `<name>-<appid>`.
+    pub bucket: String,
+    pub region: String,
+    /// Default `https://<bucket>.cos.<region>.myqcloud.com`.
+    pub endpoint: Option<String>,
+    /// How long a signed request stays valid.
+    #[serde(default = "default_sign_secs")]
+    pub sign_secs: u64,
+}
+
+fn default_sign_secs() -> u64 {
+    600
+}
+
+pub struct Cos {
+    settings: Settings,
+    endpoint: String,
+    host: String,
+    target: Arc<Target>,
+}
+
+/// A COS error body's `<Code>`.
+pub fn error_code(xml: &str) -> Option<&str> {
+    let start = xml.find("<Code>")? + 6;
+    let end = xml[start..].find("</Code>")? + start;
+    Some(&xml[start..end])
+}
+
+/// Maps a non-2xx COS answer.
+pub fn error_of(answer: &Answer) -> ProviderError {
+    let text = answer.text();
+    let code = error_code(&text).unwrap_or("HTTP_ERROR").to_string();
+    match (answer.status, code.as_str()) {
+        (s, _) if s >= 500 || s == 429 => ProviderError::Unavailable(format!("HTTP {s} {code}")),
+        (
+            _,
+            "AccessDenied"
+            | "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "RequestTimeTooSkewed"
+            | "NoSuchBucket",
+        ) => ProviderError::Unavailable(format!("HTTP {} {code}", answer.status)),
+        (s, _) => ProviderError::rejected(code, format!("HTTP {s}")),
+    }
+}
+
+impl Cos {
+    pub fn new(settings: Settings, target: Arc<Target>) -> Self {
+        let endpoint = settings.endpoint.clone().unwrap_or_else(|| {
+            format!(
+                "https://{}.cos.{}.myqcloud.com",
+                settings.bucket, settings.region
+            )
+        });
+        let host = endpoint
+            .split_once("://")
+            .map(|(_, h)| h)
+            .unwrap_or(&endpoint)
+            .trim_end_matches('/')
+            .to_string();
+        Self {
+            settings,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            host,
+            target,
+        }
+    }
+
+    fn key_time(&self, secs: u64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        format!("{};{}", now - 60, now + secs as i64)
+    }
+
+    fn authorize(&self, method: &str, key: &str, headers: &[(String, String)]) -> String {
+        cos::sign(
+            self.settings.secret_id.expose_secret(),
+            self.settings.secret_key.expose_secret(),
+            method,
+            &format!("/{key}"),
+            &[],
+            headers,
+            &self.key_time(self.settings.sign_secs),
+        )
+        .authorization
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        body: Option<(Bytes, &str)>,
+    ) -> Result<Answer, ProviderError> {
+        let mut headers = vec![("host".to_string(), self.host.clone())];
+        if let Some((bytes, content_type)) = &body {
+            headers.push(("content-type".into(), content_type.to_string()));
+            headers.push(("content-length".into(), bytes.len().to_string()));
+        }
+        let auth = self.authorize(method.as_str(), key, &headers);
+        let url = format!("{}{}", self.endpoint, rfc3986_path(&format!("/{key}")));
+        let mut request = self
+            .target
+            .client()
+            .request(method, url)
+            .header("Authorization", auth);
+        if let Some((bytes, content_type)) = body {
+            request = request.header("Content-Type", content_type).body(bytes);
+        }
+        let request = request
+            .build()
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        // PUT and DELETE of one key are idempotent: repeating them is safe.
+        send(&self.target, request, Repeat::Always, false).await
+    }
+}
+
+#[async_trait::async_trait]
+impl StorageProvider for Cos {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
+        let answer = self
+            .call(reqwest::Method::PUT, key, Some((bytes, content_type)))
+            .await?;
+        if (200..300).contains(&answer.status) {
+            Ok(())
+        } else {
+            Err(error_of(&answer))
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
+        let answer = self.call(reqwest::Method::GET, key, None).await?;
+        match answer.status {
+            200 => Ok(Some(StoredObject {
+                content_type: answer
+                    .header("content-type")
+                    .unwrap_or("application/octet-stream")
+                    .to_string(),
+                bytes: answer.body,
+            })),
+            404 => Ok(None),
+            _ => Err(error_of(&answer)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        let answer = self.call(reqwest::Method::DELETE, key, None).await?;
+        match answer.status {
+            200..=299 | 404 => Ok(()),
+            _ => Err(error_of(&answer)),
+        }
+    }
+
+    fn presign(
+        &self,
+        key: &str,
+        method: PresignMethod,
+        expires: Duration,
+    ) -> Result<String, ProviderError> {
+        let verb = match method {
+            PresignMethod::Get => "GET",
+            PresignMethod::Put => "PUT",
+        };
+        let headers = vec![("host".to_string(), self.host.clone())];
+        let signed = cos::sign(
+            self.settings.secret_id.expose_secret(),
+            self.settings.secret_key.expose_secret(),
+            verb,
+            &format!("/{key}"),
+            &[],
+            &headers,
+            &self.key_time(expires.as_secs()),
+        );
+        let url = cos::presigned_url(
+            &self.host,
+            &rfc3986_path(&format!("/{key}")),
+            self.settings.secret_id.expose_secret(),
+            &signed,
+            &[],
+            None,
+        );
+        // The signature does not cover the scheme: keep the endpoint's.
+        Ok(match self.endpoint.split_once("://") {
+            Some((scheme, _)) => url.replacen("https://", &format!("{scheme}://"), 1),
+            None => url,
+        })
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        super::probe(&self.target, &self.endpoint).await
+    }
+}

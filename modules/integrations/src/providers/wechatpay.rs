@@ -1,0 +1,377 @@
+//! WeChat Pay API v3 (direct merchant): Native (QR), JSAPI (with the client
+//! `paySign`) and H5 prepay, query by `out_trade_no`, close, refund, and payment /
+//! refund notifications. Requests signed with the merchant key; answers verified with
+//! the platform key `Wechatpay-Serial` names (public-key or certificate mode).
+
+use std::sync::Arc;
+
+use rand::distributions::{Alphanumeric, DistString};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shopops_kernel::outside::{Repeat, Target};
+
+use super::{
+    send, Answer, CallbackVerdict, Channel, PaymentEvent, PaymentOrder, PaymentProvider,
+    PaymentStarted, PaymentState, ProviderError, RefundOrder, RefundState,
+};
+use crate::client::rsa::{Certificate, RsaSigner, RsaVerifier};
+use crate::client::wechatpay::{self as wx, Merchant, PlatformKeys, SignatureHeaders};
+
+fn default_base_url() -> String {
+    "https://api.mch.weixin.qq.com".into()
+}
+
+fn default_h5_type() -> String {
+    "Wap".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub mchid: String,
+    pub appid: String,
+    /// The merchant API certificate's serial (upper-case hex).
+    pub merchant_serial_no: String,
+    /// PEM (PKCS#8 or PKCS#1).
+    pub merchant_private_key: SecretString,
+    /// The 32-byte APIv3 key that encrypts notifications.
+    pub apiv3_key: SecretString,
+    /// Public-key mode (new merchants): `PUB_KEY_ID_…` and the PEM key.
+    pub platform_public_key_id: Option<String>,
+    pub platform_public_key: Option<String>,
+    /// Certificate mode: the platform certificates (PEM).
+    #[serde(default)]
+    pub platform_certificates: Vec<String>,
+    /// Our callback: `https://<host>/api/v1/integrations/callbacks/wechatpay`.
+    pub notify_url: String,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// H5 scene type (`Wap`, `iOS`, `Android`).
+    #[serde(default = "default_h5_type")]
+    pub h5_type: String,
+}
+
+pub struct WechatPay {
+    settings: Settings,
+    signer: RsaSigner,
+    platform: PlatformKeys,
+    target: Arc<Target>,
+}
+
+impl WechatPay {
+    pub fn new(settings: Settings, target: Arc<Target>) -> Result<Self, String> {
+        let signer = RsaSigner::from_pem(settings.merchant_private_key.expose_secret())
+            .map_err(|e| format!("merchant_private_key: {e}"))?;
+        if settings.apiv3_key.expose_secret().len() != 32 {
+            return Err("apiv3_key: must be 32 bytes".into());
+        }
+        let mut platform = PlatformKeys {
+            public_key_id: settings.platform_public_key_id.clone(),
+            ..Default::default()
+        };
+        if let Some(pem) = &settings.platform_public_key {
+            platform.public_key = Some(
+                RsaVerifier::from_pem_or_base64(pem)
+                    .map_err(|e| format!("platform_public_key: {e}"))?,
+            );
+        }
+        for (i, pem) in settings.platform_certificates.iter().enumerate() {
+            let cert = Certificate::from_pem(pem)
+                .map_err(|e| format!("platform_certificates[{i}]: {e}"))?;
+            platform.certificates.insert(cert.serial_no, cert.verifier);
+        }
+        if platform.public_key.is_none() && platform.certificates.is_empty() {
+            return Err(
+                "give platform_public_key (+ platform_public_key_id) or platform_certificates"
+                    .into(),
+            );
+        }
+        if platform.public_key.is_some() && platform.public_key_id.is_none() {
+            return Err("platform_public_key_id: required with platform_public_key".into());
+        }
+        Ok(Self {
+            settings,
+            signer,
+            platform,
+            target,
+        })
+    }
+
+    fn merchant(&self) -> Merchant<'_> {
+        Merchant {
+            mchid: &self.settings.mchid,
+            serial_no: &self.settings.merchant_serial_no,
+            signer: &self.signer,
+        }
+    }
+
+    /// One signed call; 2xx answers are verified before they are believed.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        write: bool,
+    ) -> Result<(u16, Value), ProviderError> {
+        let body_text = body.map(Value::to_string).unwrap_or_default();
+        let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+        let now = chrono::Utc::now().timestamp();
+        let signed = self.merchant().sign(method, path, now, &nonce, &body_text);
+        let url = format!("{}{path}", self.settings.base_url.trim_end_matches('/'));
+        let client = self.target.client();
+        let mut request = match method {
+            "GET" => client.get(url),
+            _ => client.post(url).body(body_text),
+        }
+        .header("Authorization", &signed.authorization)
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json");
+        if let Some(id) = &self.platform.public_key_id {
+            request = request.header("Wechatpay-Serial", id);
+        }
+        let request = request
+            .build()
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let repeat = if write { Repeat::Never } else { Repeat::IfSafe };
+        let answer = send(&self.target, request, repeat, write).await?;
+        self.read(answer, write)
+    }
+
+    fn read(&self, answer: Answer, write: bool) -> Result<(u16, Value), ProviderError> {
+        let text = answer.text();
+        if (200..300).contains(&answer.status) {
+            let headers = SignatureHeaders::from_pairs(
+                answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            if let Err(why) = wx::verify(
+                &self.platform,
+                &headers,
+                &text,
+                chrono::Utc::now().timestamp(),
+            ) {
+                let message = format!("the answer's signature does not hold ({why:?})");
+                return Err(if write {
+                    ProviderError::Ambiguous(message)
+                } else {
+                    ProviderError::Unavailable(message)
+                });
+            }
+            let value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text)
+                    .map_err(|_| ProviderError::Unavailable("unreadable answer".into()))?
+            };
+            return Ok((answer.status, value));
+        }
+        // Errors come unsigned: {"code", "message"}.
+        let error: Value = serde_json::from_str(&text).unwrap_or_default();
+        let code = error["code"].as_str().unwrap_or("HTTP_ERROR").to_string();
+        let message = error["message"].as_str().unwrap_or_default().to_string();
+        Err(match answer.status {
+            429 => ProviderError::Unavailable(format!("{code}: {message}")),
+            s if s >= 500 && write => {
+                ProviderError::Ambiguous(format!("HTTP {s} {code}: {message}"))
+            }
+            s if s >= 500 => ProviderError::Unavailable(format!("HTTP {s} {code}: {message}")),
+            // A signature the platform refuses is our configuration's fault at this
+            // provider, not the request's.
+            401 => ProviderError::Unavailable(format!("{code}: {message}")),
+            _ => ProviderError::rejected(code, message),
+        })
+    }
+
+    fn state_of(transaction: &Value) -> PaymentState {
+        let status = match transaction["trade_state"].as_str().unwrap_or_default() {
+            "SUCCESS" => "paid",
+            "REFUND" => "refunded",
+            "CLOSED" | "REVOKED" => "closed",
+            "PAYERROR" => "failed",
+            _ => "pending",
+        };
+        PaymentState {
+            status,
+            provider_trade_no: transaction["transaction_id"].as_str().map(str::to_string),
+            paid_amount: (status == "paid")
+                .then(|| transaction["amount"]["total"].as_i64())
+                .flatten(),
+            raw: transaction.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for WechatPay {
+    fn supports(&self, channel: Channel) -> bool {
+        matches!(channel, Channel::Qr | Channel::Jsapi | Channel::H5)
+    }
+
+    async fn create(&self, order: &PaymentOrder) -> Result<PaymentStarted, ProviderError> {
+        let s = &self.settings;
+        let mut body = json!({
+            "appid": s.appid, "mchid": s.mchid, "description": order.description,
+            "out_trade_no": order.out_trade_no, "notify_url": s.notify_url,
+            "amount": { "total": order.amount, "currency": "CNY" },
+        });
+        let path = match order.channel {
+            Channel::Qr => "/v3/pay/transactions/native",
+            Channel::Jsapi => {
+                let openid = order.openid.as_deref().ok_or_else(|| {
+                    ProviderError::rejected("PARAM_ERROR", "JSAPI needs the payer's openid")
+                })?;
+                body["payer"] = json!({ "openid": openid });
+                "/v3/pay/transactions/jsapi"
+            }
+            Channel::H5 => {
+                let ip = order.client_ip.as_deref().ok_or_else(|| {
+                    ProviderError::rejected("PARAM_ERROR", "H5 needs the payer's IP")
+                })?;
+                body["scene_info"] =
+                    json!({ "payer_client_ip": ip, "h5_info": { "type": s.h5_type } });
+                "/v3/pay/transactions/h5"
+            }
+            Channel::Page => {
+                return Err(ProviderError::rejected(
+                    "UNSUPPORTED_CHANNEL",
+                    "WeChat Pay has no page pay",
+                ))
+            }
+        };
+        let (_, answer) = self.call("POST", path, Some(&body), true).await?;
+        let client_data = match order.channel {
+            Channel::Qr => json!({ "code_url": answer["code_url"] }),
+            Channel::H5 => json!({ "h5_url": answer["h5_url"] }),
+            _ => {
+                let prepay_id = answer["prepay_id"].as_str().unwrap_or_default();
+                let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+                let ts = chrono::Utc::now().timestamp().to_string();
+                let params = wx::pay_sign(
+                    &self.signer,
+                    &s.appid,
+                    &ts,
+                    &nonce,
+                    &format!("prepay_id={prepay_id}"),
+                );
+                json!({ "prepay_id": prepay_id, "pay_params": params.client_params })
+            }
+        };
+        Ok(PaymentStarted { client_data })
+    }
+
+    async fn query(&self, out_trade_no: &str) -> Result<Option<PaymentState>, ProviderError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}?mchid={}",
+            shopops_kernel::encoding::rfc3986(out_trade_no),
+            self.settings.mchid
+        );
+        match self.call("GET", &path, None, false).await {
+            Ok((_, t)) => Ok(Some(Self::state_of(&t))),
+            Err(ProviderError::Rejected { code, .. }) if code == "ORDER_NOT_EXIST" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}/close",
+            shopops_kernel::encoding::rfc3986(out_trade_no)
+        );
+        self.call(
+            "POST",
+            &path,
+            Some(&json!({ "mchid": self.settings.mchid })),
+            true,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn refund(&self, r: &RefundOrder) -> Result<RefundState, ProviderError> {
+        let mut body = json!({
+            "out_trade_no": r.out_trade_no, "out_refund_no": r.out_refund_no,
+            "amount": { "refund": r.amount, "total": r.total, "currency": "CNY" },
+        });
+        if let Some(reason) = &r.reason {
+            body["reason"] = json!(reason);
+        }
+        let (_, answer) = self
+            .call("POST", "/v3/refund/domestic/refunds", Some(&body), true)
+            .await?;
+        Ok(RefundState {
+            status: match answer["status"].as_str().unwrap_or_default() {
+                "SUCCESS" => "success",
+                "CLOSED" => "closed",
+                "ABNORMAL" => "abnormal",
+                _ => "processing",
+            },
+            provider_refund_id: answer["refund_id"].as_str().map(str::to_string),
+            raw: answer,
+        })
+    }
+
+    fn callback(&self, headers: &[(String, String)], body: &[u8], now: i64) -> CallbackVerdict {
+        let text = String::from_utf8_lossy(body);
+        let headers =
+            SignatureHeaders::from_pairs(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let outcome = wx::open_callback(
+            &self.platform,
+            self.settings.apiv3_key.expose_secret().as_bytes(),
+            &headers,
+            &text,
+            now,
+        );
+        let reply = outcome.http_reply_to_wechat.clone();
+        let event = match (&outcome.sdk_callback_result, &outcome.resource) {
+            (Some(notification), Some(resource)) if outcome.accept => {
+                let refund = notification["event_type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("REFUND."));
+                let state = if refund {
+                    PaymentState {
+                        status: if resource["refund_status"] == "SUCCESS" {
+                            "refunded"
+                        } else {
+                            "pending"
+                        },
+                        provider_trade_no: resource["transaction_id"].as_str().map(str::to_string),
+                        paid_amount: None,
+                        raw: resource.clone(),
+                    }
+                } else {
+                    Self::state_of(resource)
+                };
+                let id = if refund {
+                    &resource["refund_id"]
+                } else {
+                    &resource["transaction_id"]
+                };
+                Ok(PaymentEvent {
+                    kind: if refund { "refund" } else { "payment" },
+                    event_id: format!("{}:{}", id.as_str().unwrap_or_default(), state.status),
+                    out_trade_no: resource["out_trade_no"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    out_refund_no: resource["out_refund_no"].as_str().map(str::to_string),
+                    state,
+                    payload: notification.clone(),
+                })
+            }
+            _ => Err(match outcome.refusal {
+                Some(why) => format!("signature refused: {why:?}"),
+                None => "the resource cannot be decrypted with the APIv3 key".into(),
+            }),
+        };
+        CallbackVerdict {
+            event,
+            reply_status: reply.status,
+            reply_content_type: "application/json",
+            reply_body: reply.body,
+        }
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        super::probe(&self.target, &self.settings.base_url).await
+    }
+}
