@@ -96,7 +96,9 @@ const GRANTS: &[(&str, &str)] = &[
     ("admin", "integrations:sms"),
     ("admin", "integrations:storage"),
     ("admin", "integrations:captcha"),
-    ("admin", "integrations:manage"),
+    // Providers are the platform's: only superadmins change them.
+    ("superadmin", "integrations:read"),
+    ("superadmin", "integrations:manage"),
     ("agent", "integrations:read"),
     ("agent", "integrations:sms"),
     ("agent", "integrations:storage"),

@@ -1,4 +1,5 @@
-//! Command-line interface: `serve` (default), `migrate`, `admin`, `openapi`, `audit`.
+//! Command-line interface: `serve` (default), `migrate`, `admin`, `openapi`, `audit`,
+//! and the modules' tools (`points`, `kuaishou`, `integrations`).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -50,6 +51,22 @@ enum Command {
     Kuaishou {
         #[command(subcommand)]
         command: KuaishouCommand,
+    },
+    /// Payment, SMS, storage and captcha provider tools.
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntegrationsCommand {
+    /// Print what our code computes for a vector-format file (`provider`, `operation`,
+    /// `keys`, `inputs`; `expected` is ignored): signatures, canonical strings, URLs,
+    /// verdicts, plaintexts, under the vectors' names, as JSON.
+    Sign {
+        #[arg(long)]
+        vector: std::path::PathBuf,
     },
 }
 
@@ -122,6 +139,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         });
     }
+    if let Some(Command::Integrations {
+        command: IntegrationsCommand::Sign { vector },
+    }) = &cli.command
+    {
+        return integrations_sign(vector).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        });
+    }
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -153,6 +179,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: KuaishouCommand::Sync { shop, since },
         } => kuaishou_sync(config, shop, since).await,
         Command::Kuaishou { command } => kuaishou(command),
+        Command::Integrations {
+            command: IntegrationsCommand::Sign { vector },
+        } => integrations_sign(&vector),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -246,6 +275,13 @@ async fn points_expire(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .map_err(anyhow::Error::msg)?;
     println!("expired {expired} lots");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn integrations_sign(vector: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(vector).map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
+    let values = shopops_integrations::dry_run::sign_vector(&text).map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string_pretty(&values)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,6 +44,9 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     kernel.alerting.add_source(std::sync::Arc::new(
         shopops_kuaishou::alerts::ShopTokenAlerts::new(kuaishou_platform.clone()),
     ));
+    let integrations = shopops_integrations::start(&kernel)
+        .await
+        .map_err(|e| anyhow::anyhow!("integrations: {e}"))?;
     let jobs = vec![
         tokio::spawn(jobs::rbac_reload(kernel.clone())),
         tokio::spawn(jobs::idempotency_purge(kernel.clone())),
@@ -57,6 +60,14 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             kernel.clone(),
             kuaishou_platform,
         )),
+        tokio::spawn(shopops_integrations::jobs::sms_outbox(
+            kernel.clone(),
+            integrations.clone(),
+        )),
+        tokio::spawn(shopops_integrations::jobs::config_reload(
+            kernel.clone(),
+            integrations.clone(),
+        )),
     ];
 
     let config = kernel.config.clone();
@@ -68,6 +79,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let openapi = crate::openapi::document();
     let data = web::Data::new(kernel.clone());
     let max_body = config.max_body_bytes;
+    let integrations = web::Data::from(integrations);
     let app_config = config.clone();
     let mut server = HttpServer::new(move || {
         // Outermost first: request context (ids, envelopes, metrics) wraps everything,
@@ -75,6 +87,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         App::new()
             .app_data(data.clone())
             .app_data(kuaishou.clone())
+            .app_data(integrations.clone())
             .app_data(web::Data::new(settings.clone()))
             .app_data(extract::json_config(max_body))
             .app_data(extract::query_config())
@@ -92,6 +105,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
                 web::scope("/api/v1")
                     .service(web::scope("/points").configure(shopops_points::routes))
                     .service(web::scope("/kuaishou").configure(shopops_kuaishou::routes))
+                    .service(web::scope("/integrations").configure(shopops_integrations::routes))
                     .configure(shopops_kernel::routes),
             )
     })

@@ -162,6 +162,65 @@ where
     }
 }
 
+/// A write whose effect happens outside the database (a payment provider, an SMS
+/// gateway): with an `Idempotency-Key` the key is claimed first; `effect` runs with no
+/// transaction open (an outside call must not hold the database — SQLite has one
+/// connection); `record` then stores its result in one transaction together with the
+/// response. A duplicate while the effect runs gets 409; a replay gets the stored
+/// response. If the process dies between the effect and the record, the claim goes
+/// stale and a retry runs the effect again, so `effect` must be idempotent itself (the
+/// same order number at the provider, for one).
+pub async fn execute_outside<T, E, R>(
+    kernel: &Kernel,
+    idem: Option<IdempotencyRequest>,
+    effect: E,
+    record: R,
+) -> AppResult<HttpResponse>
+where
+    E: AsyncFnOnce() -> AppResult<T>,
+    R: AsyncFnOnce(&DatabaseTransaction, T) -> AppResult<WriteOutcome>,
+{
+    let db = &kernel.db;
+    let claim = match &idem {
+        None => None,
+        Some(idem) => match claim(kernel, idem).await? {
+            Claimed::Fresh(claim) => Some(claim),
+            Claimed::Replay(response) => return Ok(response),
+        },
+    };
+    let err = match effect().await {
+        Ok(value) => {
+            let txn = db.begin().await?;
+            match record(&txn, value).await {
+                Ok(outcome) => {
+                    if let Some(claim) = &claim {
+                        store(&txn, claim, outcome.status, &json!({ "ok": outcome.body })).await?;
+                    }
+                    txn.commit().await?;
+                    return Ok(outcome.into_response());
+                }
+                Err(err) => {
+                    txn.rollback().await?;
+                    err
+                }
+            }
+        }
+        Err(err) => err,
+    };
+    if let Some(claim) = claim {
+        let retryable = matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
+        if retryable {
+            idempotency_key::Entity::delete_by_id(claim.id).exec(db).await?;
+        } else {
+            let stored = json!({ "error": {
+                "code": err.code, "message": err.message, "details": err.details
+            }});
+            store(db, &claim, err.status, &stored).await?;
+        }
+    }
+    Err(err)
+}
+
 enum Claimed {
     Fresh(Claim),
     Replay(HttpResponse),

@@ -1,0 +1,96 @@
+//! `/captcha`: recognise an image, report a wrong answer, the providers' points.
+
+use actix_web::{web, HttpResponse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shopops_kernel::auth::Principal;
+use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
+use shopops_kernel::{AppError, AppResult, Kernel};
+use utoipa::ToSchema;
+
+use super::State;
+use crate::providers::CaptchaAnswer;
+use crate::service::captcha as svc;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizeRequest {
+    /// The image, Base64 (no `data:` prefix), at most 1 MiB decoded.
+    pub image_base64: String,
+    /// The provider's captcha type (Chaojiying: 1902 four characters, 9004 clicks …).
+    pub codetype: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recognized {
+    pub provider: String,
+    #[serde(flatten)]
+    pub answer: CaptchaAnswer,
+}
+
+/// Recognise a captcha image (permission `integrations:captcha`).
+#[utoipa::path(post, path = "/captcha/recognize", tag = "integrations", request_body = RecognizeRequest,
+    responses((status = 200, body = Recognized), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn recognize(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    body: web::Json<RecognizeRequest>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:captcha")?;
+    let mut errors = FieldErrors::new();
+    let image = base64::engine::general_purpose::STANDARD.decode(body.image_base64.trim());
+    match &image {
+        Ok(bytes) if !bytes.is_empty() && bytes.len() <= 1 << 20 => {}
+        _ => errors.add("image_base64", "Base64 of an image of at most 1 MiB"),
+    }
+    if body.codetype.is_empty() || !body.codetype.bytes().all(|b| b.is_ascii_digit()) {
+        errors.add("codetype", "the provider's numeric captcha type");
+    }
+    errors.into_result()?;
+    let image = image.unwrap_or_default();
+    let (provider, answer) = svc::recognize(&state.manager, &image, &body.codetype).await?;
+    Ok(HttpResponse::Ok().json(Recognized { provider, answer }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// As `recognize` returned it.
+    pub pic_id: String,
+}
+
+/// Report a wrong answer so its points are refunded (permission
+/// `integrations:captcha`).
+#[utoipa::path(post, path = "/captcha/report", tag = "integrations", request_body = ReportRequest,
+    responses((status = 204), (status = 400, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn report(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    body: web::Json<ReportRequest>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:captcha")?;
+    svc::report_error(&state.manager, &body.pic_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Each captcha provider's remaining points (permission `integrations:read`).
+#[utoipa::path(get, path = "/captcha/balance", tag = "integrations",
+    responses((status = 200, description = "`[{provider, points | error}]`")), security(("bearer" = [])))]
+pub async fn balance(kernel: web::Data<Kernel>, state: web::Data<State>, principal: Principal) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:read")?;
+    let all = svc::balances(&state.manager).await;
+    if all.is_empty() {
+        return Err(AppError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "CAPTCHA_UNAVAILABLE", "no captcha provider is configured"));
+    }
+    let out: Vec<_> = all
+        .into_iter()
+        .map(|(provider, r)| match r {
+            Ok(points) => json!({ "provider": provider, "points": points }),
+            Err(e) => json!({ "provider": provider, "error": e }),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}

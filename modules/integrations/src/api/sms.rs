@@ -1,0 +1,85 @@
+//! `/sms`: send (stored first, sent through the providers, queued when none can) and
+//! read a message's state.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+use shopops_kernel::audit::{self, Change};
+use shopops_kernel::auth::Principal;
+use shopops_kernel::error::ErrorEnvelope;
+use shopops_kernel::http::RequestContext;
+use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
+use shopops_kernel::{AppResult, Kernel};
+
+use super::State;
+use crate::service::sms::{self as svc, NewSms, SmsView};
+
+/// Send an SMS from a template (permission `integrations:sms`). It is stored before
+/// anything is sent; `status` says what happened: `sent`, `pending` (every provider is
+/// down or at its limit: it is retried until sent), `rejected` (a provider refused it).
+/// A number gets at most `sms_phone_throttle` messages a minute / a day (429
+/// `SMS_THROTTLED`).
+#[utoipa::path(post, path = "/sms", tag = "integrations", request_body = NewSms,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, body = SmsView), (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn send_sms(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    ctx: RequestContext,
+    req: HttpRequest,
+    body: web::Json<NewSms>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:sms")?;
+    let body = body.into_inner();
+    let phone = svc::validate(&body)?;
+    let idem = IdempotencyRequest::from_request(&req, &principal, "integrations.sms.send", &body)?;
+    let tenant = principal.tenant_id;
+    let message_id = body.message_id.clone().unwrap_or_else(|| match idem.as_ref() {
+        Some(i) => format!("sms-{}", &crate::client::digest::sha256_hex(format!("{tenant}:{}", i.key()).as_bytes())[..24]),
+        None => format!("sms-{}", uuid::Uuid::new_v4().simple()),
+    });
+    let (k, manager) = (kernel.get_ref(), &state.manager);
+    idempotency::execute_outside(
+        k,
+        idem,
+        async || {
+            let existing = svc::find(k, tenant, &message_id).await.ok();
+            let row = match existing {
+                Some(row) => row,
+                None => {
+                    svc::throttle(k, manager, &phone).await?;
+                    svc::enqueue(k, tenant, &phone, &body, message_id.clone()).await?.0
+                }
+            };
+            svc::deliver(k, manager, row).await
+        },
+        async |txn, row| {
+            audit::record(
+                txn,
+                &ctx,
+                &principal.actor(),
+                Change {
+                    tenant_id: tenant,
+                    action: "integrations.sms.send",
+                    target_type: "sms",
+                    target_id: row.message_id.clone(),
+                    summary: json!({ "template": row.template, "status": row.status, "provider": row.provider }),
+                },
+            )
+            .await?;
+            WriteOutcome::new(StatusCode::ACCEPTED, &svc::view(k, row))
+        },
+    )
+    .await
+}
+
+/// One message's state (permission `integrations:read`).
+#[utoipa::path(get, path = "/sms/{message_id}", tag = "integrations", params(("message_id" = String, Path)),
+    responses((status = 200, body = SmsView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_sms(kernel: web::Data<Kernel>, principal: Principal, id: web::Path<String>) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:read")?;
+    let row = svc::find(&kernel, principal.tenant_id, &id).await?;
+    Ok(HttpResponse::Ok().json(svc::view(&kernel, row)))
+}

@@ -1,0 +1,226 @@
+//! `/storage`: objects of the caller's tenant (upload, download, delete, presigned
+//! URLs), and the local store's signed URLs.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shopops_kernel::audit::{self, Change};
+use shopops_kernel::auth::Principal;
+use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
+use shopops_kernel::http::RequestContext;
+use shopops_kernel::idempotency::{self, WriteOutcome};
+use shopops_kernel::{AppError, AppResult, Kernel};
+use utoipa::{IntoParams, ToSchema};
+
+use super::State;
+use crate::config::Capability;
+use crate::providers::local::url_signature;
+use crate::providers::PresignMethod;
+use crate::service::storage as svc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredView {
+    pub key: String,
+    /// The store that took it.
+    pub provider: String,
+    pub size: usize,
+    pub content_type: String,
+}
+
+/// Upload an object (permission `integrations:storage`): the body as sent, its
+/// `Content-Type` kept. Goes to the highest-priority store that is up.
+#[utoipa::path(put, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = StoredView), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn put_object(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    ctx: RequestContext,
+    req: HttpRequest,
+    key: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:storage")?;
+    let full = svc::object_key(principal.tenant_id, &key)?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let size = body.len();
+    let provider = svc::put(&state.manager, &full, body, &content_type).await?;
+    let view = StoredView {
+        key: key.into_inner(),
+        provider,
+        size,
+        content_type,
+    };
+    idempotency::execute(&kernel, None, async |txn| {
+        audit::record(
+            txn,
+            &ctx,
+            &principal.actor(),
+            Change {
+                tenant_id: principal.tenant_id,
+                action: "integrations.storage.put",
+                target_type: "object",
+                target_id: view.key.clone(),
+                summary: json!({ "provider": view.provider, "size": view.size, "content_type": view.content_type }),
+            },
+        )
+        .await?;
+        WriteOutcome::new(StatusCode::CREATED, &view)
+    })
+    .await
+}
+
+/// Download an object (permission `integrations:read`), from the first store that
+/// has it.
+#[utoipa::path(get, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
+    responses((status = 200, description = "the object's bytes"), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get_object(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    key: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:read")?;
+    let full = svc::object_key(principal.tenant_id, &key)?;
+    let (provider, object) = svc::get(&state.manager, &full).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(object.content_type)
+        .insert_header(("X-Storage-Provider", provider))
+        .body(object.bytes))
+}
+
+/// Delete an object from every store (permission `integrations:storage`).
+#[utoipa::path(delete, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
+    responses((status = 204), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn delete_object(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    ctx: RequestContext,
+    key: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:storage")?;
+    let full = svc::object_key(principal.tenant_id, &key)?;
+    svc::delete(&state.manager, &full).await?;
+    idempotency::execute(&kernel, None, async |txn| {
+        audit::record(
+            txn,
+            &ctx,
+            &principal.actor(),
+            Change {
+                tenant_id: principal.tenant_id,
+                action: "integrations.storage.delete",
+                target_type: "object",
+                target_id: key.to_string(),
+                summary: json!({}),
+            },
+        )
+        .await?;
+        Ok(WriteOutcome {
+            status: StatusCode::NO_CONTENT,
+            body: serde_json::Value::Null,
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresignRequest {
+    pub key: String,
+    pub method: PresignMethod,
+    /// 1 s to 7 days; default 900.
+    pub expires_secs: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Presigned {
+    pub url: String,
+    pub provider: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A URL to download or upload an object directly (permission
+/// `integrations:storage`).
+#[utoipa::path(post, path = "/storage/presign", tag = "integrations", request_body = PresignRequest,
+    responses((status = 200, body = Presigned), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn presign(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+    body: web::Json<PresignRequest>,
+) -> AppResult<HttpResponse> {
+    principal.require(&kernel, "integrations:storage")?;
+    let expires = body.expires_secs.unwrap_or(900);
+    if !(1..=7 * 86_400).contains(&expires) {
+        let mut errors = FieldErrors::new();
+        errors.add("expires_secs", "1 to 604800");
+        return Err(AppError::validation(errors));
+    }
+    let full = svc::object_key(principal.tenant_id, &body.key)?;
+    let (provider, url) = svc::presign(&state.manager, &full, body.method, Duration::from_secs(expires))?;
+    Ok(HttpResponse::Ok().json(Presigned {
+        url,
+        provider,
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(expires as i64),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    pub method: String,
+    pub expires: i64,
+    pub signature: String,
+}
+
+/// The local store's presigned URLs (no bearer token: the signature authenticates,
+/// until `expires`).
+#[utoipa::path(get, path = "/storage/signed/{key}", tag = "integrations", params(("key" = String, Path), SignedQuery),
+    responses((status = 200, description = "the object"), (status = 403, body = ErrorEnvelope)))]
+pub async fn signed(
+    state: web::Data<State>,
+    req: HttpRequest,
+    key: web::Path<String>,
+    q: web::Query<SignedQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let refused = || AppError::new(StatusCode::FORBIDDEN, "INVALID_SIGNED_URL", "this URL is not valid (or no longer)");
+    let method = req.method().as_str();
+    let expected = url_signature(&state.url_key, &q.method, &key, q.expires);
+    let fresh = q.expires >= chrono::Utc::now().timestamp();
+    let same: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), q.signature.as_bytes()).into();
+    if !fresh || !same || q.method != method {
+        return Err(refused());
+    }
+    let slot = state
+        .manager
+        .candidates(Capability::Storage)
+        .into_iter()
+        .find(|s| s.config.kind == "local")
+        .ok_or_else(refused)?;
+    let store = slot.storage().ok_or_else(refused)?;
+    let mapped = |e| crate::error::provider_error(&slot.config.name, e);
+    if method == "PUT" {
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream");
+        store.put(&key, body, content_type).await.map_err(mapped)?;
+        return Ok(HttpResponse::Created().finish());
+    }
+    let object = store.get(&key).await.map_err(mapped)?.ok_or_else(|| AppError::not_found("object"))?;
+    Ok(HttpResponse::Ok().content_type(object.content_type).body(object.bytes))
+}
