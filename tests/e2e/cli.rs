@@ -112,3 +112,38 @@ fn kuaishou_dry_run_and_catalogue_need_no_configuration() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent.json"));
 }
+
+#[test]
+fn integrations_dry_run_reproduces_a_provider_vector_without_configuration() {
+    let vector = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../modules/integrations/tests/fixtures/vectors/alipay/01-trade-precreate.json"
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vector).unwrap()).unwrap();
+    let out = std::process::Command::new(crate::support::binary())
+        .env_clear()
+        .args(["integrations", "sign", "--vector", vector])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ours["sign"], recorded["expected"]["sign"]);
+    assert_eq!(ours["query_params"], recorded["expected"]["query_params"]);
+    assert_eq!(ours["body_params"], recorded["expected"]["body_params"]);
+
+    let not_a_vector = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_a_vector.path(), r#"{"provider":"nobody"}"#).unwrap();
+    let bad = std::process::Command::new(crate::support::binary())
+        .env_clear()
+        .args(["integrations", "sign", "--vector"])
+        .arg(not_a_vector.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
+}

@@ -279,7 +279,8 @@ async fn points_expire(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 fn integrations_sign(vector: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(vector).map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
+    let text = std::fs::read_to_string(vector)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
     let values = shopops_integrations::dry_run::sign_vector(&text).map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&values)?);
     Ok(ExitCode::SUCCESS)

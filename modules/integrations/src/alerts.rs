@@ -50,7 +50,11 @@ impl AlertSource for ProviderAlerts {
                     key: format!("{SUCCESS}:{path}"),
                     severity: Severity::Warning,
                     firing: rate < c.alert_outside_success_rate,
-                    message: format!("{path} succeeds {:.1}% of {} recent calls", rate * 100.0, p.recent_calls),
+                    message: format!(
+                        "{path} succeeds {:.1}% of {} recent calls",
+                        rate * 100.0,
+                        p.recent_calls
+                    ),
                     details: details.clone(),
                 });
             }

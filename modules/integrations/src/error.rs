@@ -20,7 +20,12 @@ pub fn outcome_unknown(provider: &str, message: &str) -> AppError {
 }
 
 /// The provider refused the request itself.
-pub fn rejected(code: &'static str, provider: &str, provider_code: &str, message: &str) -> AppError {
+pub fn rejected(
+    code: &'static str,
+    provider: &str,
+    provider_code: &str,
+    message: &str,
+) -> AppError {
     AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "the provider refused the request")
         .with_details(json!({ "provider": provider, "provider_code": provider_code, "provider_message": message }))
 }
@@ -28,11 +33,15 @@ pub fn rejected(code: &'static str, provider: &str, provider_code: &str, message
 /// One named provider failed (queries, closes, refunds go to the payment's provider).
 pub fn provider_error(provider: &str, e: ProviderError) -> AppError {
     match e {
-        ProviderError::Rejected { code, message } => rejected("PROVIDER_REJECTED", provider, &code, &message),
-        ProviderError::Unavailable(reason) | ProviderError::Ambiguous(reason) => {
-            AppError::new(StatusCode::SERVICE_UNAVAILABLE, "PROVIDER_UNAVAILABLE", format!("{provider} is unavailable right now; retry later"))
-                .with_details(json!({ "provider": provider, "reason": reason, "retry_after": 30 }))
+        ProviderError::Rejected { code, message } => {
+            rejected("PROVIDER_REJECTED", provider, &code, &message)
         }
+        ProviderError::Unavailable(reason) | ProviderError::Ambiguous(reason) => AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "PROVIDER_UNAVAILABLE",
+            format!("{provider} is unavailable right now; retry later"),
+        )
+        .with_details(json!({ "provider": provider, "reason": reason, "retry_after": 30 })),
     }
 }
 

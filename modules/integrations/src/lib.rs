@@ -111,24 +111,34 @@ pub mod jobs {
 
     /// The SMS outbox: every 5 s, the messages that are due.
     pub async fn sms_outbox(kernel: Kernel, state: Arc<State>) {
-        shopops_kernel::jobs::every(kernel, "integrations_sms_outbox", Duration::from_secs(5), move |k| {
-            let state = state.clone();
-            async move {
-                crate::service::sms::deliver_due(&k, &state.manager)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.message)
-            }
-        })
+        shopops_kernel::jobs::every(
+            kernel,
+            "integrations_sms_outbox",
+            Duration::from_secs(5),
+            move |k| {
+                let state = state.clone();
+                async move {
+                    crate::service::sms::deliver_due(&k, &state.manager)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.message)
+                }
+            },
+        )
         .await
     }
 
     /// integrations.yaml and the API's overrides, polled (`INTEGRATIONS_RELOAD_SECS`).
     pub async fn config_reload(kernel: Kernel, state: Arc<State>) {
-        shopops_kernel::jobs::every(kernel, "integrations_config_reload", crate::config::reload_every(), move |k| {
-            let state = state.clone();
-            async move { state.manager.reload_if_changed(&k).await.map(|_| ()) }
-        })
+        shopops_kernel::jobs::every(
+            kernel,
+            "integrations_config_reload",
+            crate::config::reload_every(),
+            move |k| {
+                let state = state.clone();
+                async move { state.manager.reload_if_changed(&k).await.map(|_| ()) }
+            },
+        )
         .await
     }
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::EntityTrait;
 use serde::Serialize;
-use shopops_kernel::outside::{BreakerConfig, CallStats, CircuitBreaker, CircuitState, OutsideCalls, TargetConfig};
+use shopops_kernel::outside::{
+    BreakerConfig, CallStats, CircuitBreaker, CircuitState, OutsideCalls, TargetConfig,
+};
 use shopops_kernel::Kernel;
 use utoipa::ToSchema;
 
@@ -81,13 +83,18 @@ pub enum Failure {
     /// No enabled provider can do this (none configured, or none for the channel).
     NoProvider,
     /// Every candidate was unavailable or its circuit open.
-    AllUnavailable { tried: Vec<(String, String)> },
+    AllUnavailable {
+        tried: Vec<(String, String)>,
+    },
     Rejected {
         provider: String,
         code: String,
         message: String,
     },
-    Ambiguous { provider: String, message: String },
+    Ambiguous {
+        provider: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -124,7 +131,11 @@ pub struct Manager {
 impl Manager {
     /// Loads the configuration and overrides and builds every provider; a bad file
     /// stops the start with a message naming the key.
-    pub async fn start(kernel: &Kernel, url_key: Vec<u8>, public_base_url: String) -> Result<Arc<Self>, String> {
+    pub async fn start(
+        kernel: &Kernel,
+        url_key: Vec<u8>,
+        public_base_url: String,
+    ) -> Result<Arc<Self>, String> {
         let data_dir = kernel.config.data_dir.display().to_string();
         let (file, text) = config::load(&data_dir)?;
         let overrides = load_overrides(kernel).await?;
@@ -162,7 +173,11 @@ impl Manager {
             .clone()
     }
 
-    fn build(&self, file: &IntegrationsConfig, overrides: &[provider_override::Model]) -> Result<Registry, String> {
+    fn build(
+        &self,
+        file: &IntegrationsConfig,
+        overrides: &[provider_override::Model],
+    ) -> Result<Registry, String> {
         let ctx = BuildContext {
             outside: &self.outside,
             url_key: &self.url_key,
@@ -176,8 +191,14 @@ impl Manager {
                 .find(|o| o.capability == config.capability.as_str() && o.name == config.name)
             {
                 config.enabled = o.enabled.unwrap_or(config.enabled);
-                config.priority = o.priority.map(|p| p.clamp(0, i64::from(u32::MAX)) as u32).unwrap_or(config.priority);
-                config.per_minute = o.per_minute.map(|p| p.max(0) as u32).unwrap_or(config.per_minute);
+                config.priority = o
+                    .priority
+                    .map(|p| p.clamp(0, i64::from(u32::MAX)) as u32)
+                    .unwrap_or(config.priority);
+                config.per_minute = o
+                    .per_minute
+                    .map(|p| p.max(0) as u32)
+                    .unwrap_or(config.per_minute);
                 config.per_day = o.per_day.map(|p| p.max(0) as u32).unwrap_or(config.per_day);
             }
             let adapter = providers::build(&config, &ctx)?;
@@ -188,7 +209,13 @@ impl Manager {
                 health,
             });
         }
-        slots.sort_by_key(|s| (s.config.capability, s.config.priority, s.config.name.clone()));
+        slots.sort_by_key(|s| {
+            (
+                s.config.capability,
+                s.config.priority,
+                s.config.name.clone(),
+            )
+        });
         Ok(Registry {
             slots,
             phone_throttle: file.phone_throttle.clone(),
@@ -196,14 +223,19 @@ impl Manager {
     }
 
     pub fn registry(&self) -> Arc<Registry> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Rebuilds when the file or the overrides changed; true when it did. A file that
     /// does not validate leaves the providers as they were and is reported.
     pub async fn reload_if_changed(&self, kernel: &Kernel) -> Result<bool, String> {
         let text = match config::file_path() {
-            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?),
+            Some(path) => Some(
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            ),
             None => None,
         };
         let overrides = load_overrides(kernel).await?;
@@ -254,15 +286,24 @@ impl Manager {
     }
 
     /// Runs `op` on one provider, through its breaker, counting the outcome.
-    pub async fn attempt<R, Fut>(&self, slot: &Slot, op: impl FnOnce(Slot) -> Fut) -> Result<R, ProviderError>
+    pub async fn attempt<R, Fut>(
+        &self,
+        slot: &Slot,
+        op: impl FnOnce(Slot) -> Fut,
+    ) -> Result<R, ProviderError>
     where
         Fut: Future<Output = Result<R, ProviderError>>,
     {
         let cap = slot.config.capability.as_str();
         let name = slot.config.name.as_str();
         let Ok(permit) = slot.health.breaker.try_acquire() else {
-            self.metrics.calls.with_label_values(&[cap, name, "circuit_open"]).inc();
-            return Err(ProviderError::Unavailable("circuit open: recent calls failed".into()));
+            self.metrics
+                .calls
+                .with_label_values(&[cap, name, "circuit_open"])
+                .inc();
+            return Err(ProviderError::Unavailable(
+                "circuit open: recent calls failed".into(),
+            ));
         };
         let started = Instant::now();
         let result = op(slot.clone()).await;
@@ -281,7 +322,10 @@ impl Manager {
             Err(ProviderError::Unavailable(_)) => "unavailable",
             Err(ProviderError::Ambiguous(_)) => "ambiguous",
         };
-        self.metrics.calls.with_label_values(&[cap, name, outcome]).inc();
+        self.metrics
+            .calls
+            .with_label_values(&[cap, name, outcome])
+            .inc();
         self.metrics
             .duration
             .with_label_values(&[cap, name])
@@ -344,7 +388,11 @@ impl Manager {
                     .stats
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .status(&s.config.path(), s.health.breaker.state(), s.health.breaker.consecutive_failures());
+                    .status(
+                        &s.config.path(),
+                        s.health.breaker.state(),
+                        s.health.breaker.consecutive_failures(),
+                    );
                 ProviderStatus {
                     capability: s.config.capability,
                     name: s.config.name.clone(),
@@ -373,8 +421,17 @@ impl Manager {
             if limit == 0 {
                 continue;
             }
-            let key = format!("integrations:sms_limit:{}:{window}:{}", slot.config.name, now / secs);
-            match kernel.cache.cache.incr(&key, Duration::from_secs(secs as u64 + 5)).await {
+            let key = format!(
+                "integrations:sms_limit:{}:{window}:{}",
+                slot.config.name,
+                now / secs
+            );
+            match kernel
+                .cache
+                .cache
+                .incr(&key, Duration::from_secs(secs as u64 + 5))
+                .await
+            {
                 Ok(n) if n > i64::from(limit) => return false,
                 Ok(_) => {}
                 // Without the counter, err on the side of sending.

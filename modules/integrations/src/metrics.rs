@@ -50,7 +50,7 @@ impl IntegrationMetrics {
             ),
             sms: counter(
                 "integration_sms_total",
-                "SMS outbox transitions (queued, sent, retry, rejected, dead, unknown)",
+                "SMS delivery attempts by outcome (sent, retry, rejected, dead, unknown)",
                 &["outcome"],
             ),
             callbacks: counter(

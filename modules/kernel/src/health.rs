@@ -160,12 +160,7 @@ pub async fn readyz(kernel: web::Data<Kernel>) -> HttpResponse {
     } else {
         // A probe body, not an error envelope: Kubernetes and operators read `failed`.
         let mut res = HttpResponse::ServiceUnavailable().json(body);
-        res.extensions_mut().insert(ProbeBody);
+        res.extensions_mut().insert(crate::http::KeepBody);
         res
     }
 }
-
-/// Marks a probe response whose body must be kept as it is (not turned into an
-/// error envelope).
-#[derive(Debug, Clone, Copy)]
-pub struct ProbeBody;

@@ -210,7 +210,9 @@ where
     if let Some(claim) = claim {
         let retryable = matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
         if retryable {
-            idempotency_key::Entity::delete_by_id(claim.id).exec(db).await?;
+            idempotency_key::Entity::delete_by_id(claim.id)
+                .exec(db)
+                .await?;
         } else {
             let stored = json!({ "error": {
                 "code": err.code, "message": err.message, "details": err.details

@@ -92,6 +92,7 @@ fn config(retries: usize, threshold: u32, open_ms: u64) -> TargetConfig {
             half_open_max_calls: 1,
             half_open_timeout: Duration::from_secs(5),
         },
+        kernel_alerts: true,
     }
 }
 

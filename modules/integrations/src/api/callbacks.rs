@@ -4,7 +4,7 @@
 //! `fail`), not the error envelope: anything else makes the provider resend.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use shopops_kernel::http::RequestContext;
+use shopops_kernel::http::{KeepBody, RequestContext};
 use shopops_kernel::{AppResult, Kernel};
 
 use super::State;
@@ -17,20 +17,37 @@ fn headers(req: &HttpRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn handle(kernel: &Kernel, state: &State, ctx: &RequestContext, kind: &str, req: &HttpRequest, body: &[u8]) -> AppResult<HttpResponse> {
+async fn handle(
+    kernel: &Kernel,
+    state: &State,
+    ctx: &RequestContext,
+    kind: &str,
+    req: &HttpRequest,
+    body: &[u8],
+) -> AppResult<HttpResponse> {
     let reply = payments::callback(kernel, &state.manager, ctx, kind, &headers(req), body).await?;
-    let status = actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::OK);
-    Ok(HttpResponse::build(status)
+    let status = actix_web::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(actix_web::http::StatusCode::OK);
+    let mut response = HttpResponse::build(status)
         .content_type(reply.content_type)
-        .body(reply.body))
+        .body(reply.body);
+    // The provider reads this body (`{"code":"FAIL"}`), not our error envelope.
+    response.extensions_mut().insert(KeepBody);
+    Ok(response)
 }
 
 /// WeChat Pay notifications (`TRANSACTION.SUCCESS`, `REFUND.SUCCESS` …): signature over
 /// the raw body verified, resource decrypted with the APIv3 key, stored once per
 /// transaction and state, applied to the payment.
 #[utoipa::path(post, path = "/callbacks/wechatpay", tag = "integrations",
-    responses((status = 200, description = "acknowledged (also a replay)"), (status = 401, description = "signature refused: `{\"code\":\"FAIL\"}`")))]
-pub async fn wechatpay(kernel: web::Data<Kernel>, state: web::Data<State>, ctx: RequestContext, req: HttpRequest, body: web::Bytes) -> AppResult<HttpResponse> {
+    responses((status = 200, description = "acknowledged (also a replay)"), (status = 500, description = "signature refused: `{\"code\":\"FAIL\",\"message\":\"失败\"}`, as the official SDK answers")))]
+pub async fn wechatpay(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    ctx: RequestContext,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
     handle(&kernel, &state, &ctx, "wechatpay", &req, &body).await
 }
 
@@ -38,6 +55,12 @@ pub async fn wechatpay(kernel: web::Data<Kernel>, state: web::Data<State>, ctx: 
 /// trade and state, applied to the payment; answered `success` (or `fail`).
 #[utoipa::path(post, path = "/callbacks/alipay", tag = "integrations",
     responses((status = 200, description = "`success`, or `fail` when refused")))]
-pub async fn alipay(kernel: web::Data<Kernel>, state: web::Data<State>, ctx: RequestContext, req: HttpRequest, body: web::Bytes) -> AppResult<HttpResponse> {
+pub async fn alipay(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    ctx: RequestContext,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
     handle(&kernel, &state, &ctx, "alipay", &req, &body).await
 }

@@ -79,11 +79,19 @@ pub async fn report(
 /// Each captcha provider's remaining points (permission `integrations:read`).
 #[utoipa::path(get, path = "/captcha/balance", tag = "integrations",
     responses((status = 200, description = "`[{provider, points | error}]`")), security(("bearer" = [])))]
-pub async fn balance(kernel: web::Data<Kernel>, state: web::Data<State>, principal: Principal) -> AppResult<HttpResponse> {
+pub async fn balance(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:read")?;
     let all = svc::balances(&state.manager).await;
     if all.is_empty() {
-        return Err(AppError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "CAPTCHA_UNAVAILABLE", "no captcha provider is configured"));
+        return Err(AppError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "CAPTCHA_UNAVAILABLE",
+            "no captcha provider is configured",
+        ));
     }
     let out: Vec<_> = all
         .into_iter()

@@ -35,7 +35,8 @@ pub async fn create_payment(
     principal.require(&kernel, "integrations:pay")?;
     let body = body.into_inner();
     svc::validate(&body)?;
-    let idem = IdempotencyRequest::from_request(&req, &principal, "integrations.payment.create", &body)?;
+    let idem =
+        IdempotencyRequest::from_request(&req, &principal, "integrations.payment.create", &body)?;
     let tenant = principal.tenant_id;
     let order_no = body
         .out_trade_no
@@ -47,7 +48,8 @@ pub async fn create_payment(
         idem,
         async || svc::start(kernel_ref, manager, tenant, &body, order_no).await,
         async |txn, (row, provider, started)| {
-            let view = svc::record_created(txn, &ctx, &principal.actor(), row, provider, started).await?;
+            let view =
+                svc::record_created(txn, &ctx, &principal.actor(), row, provider, started).await?;
             WriteOutcome::new(StatusCode::CREATED, &view)
         },
     )
@@ -76,7 +78,8 @@ pub async fn list_payments(
         cursor: q.cursor.clone(),
     }
     .resolve()?;
-    let mut query = payment::Entity::find().filter(payment::Column::TenantId.eq(principal.tenant_id));
+    let mut query =
+        payment::Entity::find().filter(payment::Column::TenantId.eq(principal.tenant_id));
     if let Some(before) = page.after {
         query = query.filter(payment::Column::Id.lt(before));
     }
@@ -151,7 +154,12 @@ pub async fn refund_payment(
     principal.require(&kernel, "integrations:refund")?;
     let body = body.into_inner();
     let p = svc::find(&kernel, principal.tenant_id, id.into_inner()).await?;
-    let idem = IdempotencyRequest::from_request(&req, &principal, &format!("integrations.refund:{}", p.id), &body)?;
+    let idem = IdempotencyRequest::from_request(
+        &req,
+        &principal,
+        &format!("integrations.refund:{}", p.id),
+        &body,
+    )?;
     let refund_no = body.out_refund_no.clone().unwrap_or_else(|| {
         let no = svc::order_number(idem.as_ref().map(|i| i.key()), principal.tenant_id);
         format!("R{}", &no[1..])
@@ -163,7 +171,9 @@ pub async fn refund_payment(
         idem,
         async || svc::start_refund(kernel_ref, manager, payment, &body, refund_no).await,
         async |txn, (row, refund_state)| {
-            let view = svc::record_refund(txn, &ctx, &principal.actor(), payment, row, refund_state).await?;
+            let view =
+                svc::record_refund(txn, &ctx, &principal.actor(), payment, row, refund_state)
+                    .await?;
             WriteOutcome::new(StatusCode::CREATED, &view)
         },
     )

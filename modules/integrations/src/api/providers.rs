@@ -31,11 +31,20 @@ pub struct Health {
 /// Every provider's circuit, success rate and average latency over its recent calls
 /// (permission `integrations:read`).
 #[utoipa::path(get, path = "/health", tag = "integrations", responses((status = 200, body = Health)), security(("bearer" = [])))]
-pub async fn health(kernel: web::Data<Kernel>, state: web::Data<State>, principal: Principal) -> AppResult<HttpResponse> {
+pub async fn health(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:read")?;
     Ok(HttpResponse::Ok().json(Health {
         providers: state.manager.status(),
-        reload_error: state.manager.reload_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        reload_error: state
+            .manager
+            .reload_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
     }))
 }
 
@@ -76,7 +85,11 @@ fn views(state: &State) -> Vec<ProviderView> {
 
 /// The providers in force (permission `integrations:manage`).
 #[utoipa::path(get, path = "/providers", tag = "integrations", responses((status = 200, body = Vec<ProviderView>)), security(("bearer" = [])))]
-pub async fn list(kernel: web::Data<Kernel>, state: web::Data<State>, principal: Principal) -> AppResult<HttpResponse> {
+pub async fn list(
+    kernel: web::Data<Kernel>,
+    state: web::Data<State>,
+    principal: Principal,
+) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:manage")?;
     Ok(HttpResponse::Ok().json(views(&state)))
 }
@@ -108,16 +121,24 @@ pub async fn update(
     principal.require(&kernel, "integrations:manage")?;
     let (cap, name) = path.into_inner();
     let capability = Capability::parse(&cap).ok_or_else(|| {
-        AppError::not_found("capability").with_details(json!({ "valid": Capability::ALL.map(Capability::as_str) }))
+        AppError::not_found("capability")
+            .with_details(json!({ "valid": Capability::ALL.map(Capability::as_str) }))
     })?;
     state
         .manager
         .provider(capability, &name)
         .ok_or_else(|| AppError::not_found("provider"))?;
     let change = body.into_inner();
-    if change.enabled.is_none() && change.priority.is_none() && change.per_minute.is_none() && change.per_day.is_none() {
+    if change.enabled.is_none()
+        && change.priority.is_none()
+        && change.per_minute.is_none()
+        && change.per_day.is_none()
+    {
         let mut errors = FieldErrors::new();
-        errors.add("body", "give at least one of enabled, priority, per_minute, per_day");
+        errors.add(
+            "body",
+            "give at least one of enabled, priority, per_minute, per_day",
+        );
         return Err(AppError::validation(errors));
     }
     let existing = provider_override::Entity::find_by_id((cap.clone(), name.clone()))
@@ -127,25 +148,37 @@ pub async fn update(
         capability: Set(cap.clone()),
         name: Set(name.clone()),
         enabled: Set(change.enabled.or(existing.as_ref().and_then(|e| e.enabled))),
-        priority: Set(change.priority.map(i64::from).or(existing.as_ref().and_then(|e| e.priority))),
-        per_minute: Set(change.per_minute.map(i64::from).or(existing.as_ref().and_then(|e| e.per_minute))),
-        per_day: Set(change.per_day.map(i64::from).or(existing.as_ref().and_then(|e| e.per_day))),
+        priority: Set(change
+            .priority
+            .map(i64::from)
+            .or(existing.as_ref().and_then(|e| e.priority))),
+        per_minute: Set(change
+            .per_minute
+            .map(i64::from)
+            .or(existing.as_ref().and_then(|e| e.per_minute))),
+        per_day: Set(change
+            .per_day
+            .map(i64::from)
+            .or(existing.as_ref().and_then(|e| e.per_day))),
         updated_by: Set(principal.username.clone()),
         updated_at: Set(Utc::now()),
     };
     let response = idempotency::execute(&kernel, None, async |txn| {
         provider_override::Entity::insert(merged)
             .on_conflict(
-                OnConflict::columns([provider_override::Column::Capability, provider_override::Column::Name])
-                    .update_columns([
-                        provider_override::Column::Enabled,
-                        provider_override::Column::Priority,
-                        provider_override::Column::PerMinute,
-                        provider_override::Column::PerDay,
-                        provider_override::Column::UpdatedBy,
-                        provider_override::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
+                OnConflict::columns([
+                    provider_override::Column::Capability,
+                    provider_override::Column::Name,
+                ])
+                .update_columns([
+                    provider_override::Column::Enabled,
+                    provider_override::Column::Priority,
+                    provider_override::Column::PerMinute,
+                    provider_override::Column::PerDay,
+                    provider_override::Column::UpdatedBy,
+                    provider_override::Column::UpdatedAt,
+                ])
+                .to_owned(),
             )
             .exec_without_returning(txn)
             .await?;
@@ -171,7 +204,13 @@ pub async fn update(
         .manager
         .reload_if_changed(&kernel)
         .await
-        .map_err(|e| AppError::new(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATIONS_CONFIG_INVALID", e))?;
+        .map_err(|e| {
+            AppError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "INTEGRATIONS_CONFIG_INVALID",
+                e,
+            )
+        })?;
     let view = views(&state)
         .into_iter()
         .find(|v| v.capability == capability && v.name == name)

@@ -36,10 +36,17 @@ pub async fn send_sms(
     let phone = svc::validate(&body)?;
     let idem = IdempotencyRequest::from_request(&req, &principal, "integrations.sms.send", &body)?;
     let tenant = principal.tenant_id;
-    let message_id = body.message_id.clone().unwrap_or_else(|| match idem.as_ref() {
-        Some(i) => format!("sms-{}", &crate::client::digest::sha256_hex(format!("{tenant}:{}", i.key()).as_bytes())[..24]),
-        None => format!("sms-{}", uuid::Uuid::new_v4().simple()),
-    });
+    let message_id = body
+        .message_id
+        .clone()
+        .unwrap_or_else(|| match idem.as_ref() {
+            Some(i) => format!(
+                "sms-{}",
+                &crate::client::digest::sha256_hex(format!("{tenant}:{}", i.key()).as_bytes())
+                    [..24]
+            ),
+            None => format!("sms-{}", uuid::Uuid::new_v4().simple()),
+        });
     let (k, manager) = (kernel.get_ref(), &state.manager);
     idempotency::execute_outside(
         k,
@@ -78,7 +85,11 @@ pub async fn send_sms(
 /// One message's state (permission `integrations:read`).
 #[utoipa::path(get, path = "/sms/{message_id}", tag = "integrations", params(("message_id" = String, Path)),
     responses((status = 200, body = SmsView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
-pub async fn get_sms(kernel: web::Data<Kernel>, principal: Principal, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_sms(
+    kernel: web::Data<Kernel>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:read")?;
     let row = svc::find(&kernel, principal.tenant_id, &id).await?;
     Ok(HttpResponse::Ok().json(svc::view(&kernel, row)))

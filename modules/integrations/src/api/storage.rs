@@ -154,7 +154,8 @@ pub struct Presigned {
 /// A URL to download or upload an object directly (permission
 /// `integrations:storage`).
 #[utoipa::path(post, path = "/storage/presign", tag = "integrations", request_body = PresignRequest,
-    responses((status = 200, body = Presigned), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = Presigned), (status = 404, description = "a read of an object no store has", body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope), (status = 503, description = "STORAGE_UNAVAILABLE", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn presign(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -169,7 +170,13 @@ pub async fn presign(
         return Err(AppError::validation(errors));
     }
     let full = svc::object_key(principal.tenant_id, &body.key)?;
-    let (provider, url) = svc::presign(&state.manager, &full, body.method, Duration::from_secs(expires))?;
+    let (provider, url) = svc::presign(
+        &state.manager,
+        &full,
+        body.method,
+        Duration::from_secs(expires),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Presigned {
         url,
         provider,
@@ -196,11 +203,18 @@ pub async fn signed(
     q: web::Query<SignedQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let refused = || AppError::new(StatusCode::FORBIDDEN, "INVALID_SIGNED_URL", "this URL is not valid (or no longer)");
+    let refused = || {
+        AppError::new(
+            StatusCode::FORBIDDEN,
+            "INVALID_SIGNED_URL",
+            "this URL is not valid (or no longer)",
+        )
+    };
     let method = req.method().as_str();
     let expected = url_signature(&state.url_key, &q.method, &key, q.expires);
     let fresh = q.expires >= chrono::Utc::now().timestamp();
-    let same: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), q.signature.as_bytes()).into();
+    let same: bool =
+        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), q.signature.as_bytes()).into();
     if !fresh || !same || q.method != method {
         return Err(refused());
     }
@@ -221,6 +235,12 @@ pub async fn signed(
         store.put(&key, body, content_type).await.map_err(mapped)?;
         return Ok(HttpResponse::Created().finish());
     }
-    let object = store.get(&key).await.map_err(mapped)?.ok_or_else(|| AppError::not_found("object"))?;
-    Ok(HttpResponse::Ok().content_type(object.content_type).body(object.bytes))
+    let object = store
+        .get(&key)
+        .await
+        .map_err(mapped)?
+        .ok_or_else(|| AppError::not_found("object"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(object.content_type)
+        .body(object.bytes))
 }

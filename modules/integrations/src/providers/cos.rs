@@ -9,6 +9,7 @@ use serde::Deserialize;
 use shopops_kernel::encoding::rfc3986_path;
 use shopops_kernel::outside::{Repeat, Target};
 
+use super::object_store::{self, SignedObjectCalls};
 use super::{send, Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
 use crate::client::cos;
 
@@ -36,31 +37,6 @@ pub struct Cos {
     endpoint: String,
     host: String,
     target: Arc<Target>,
-}
-
-/// A COS error body's `<Code>`.
-pub fn error_code(xml: &str) -> Option<&str> {
-    let start = xml.find("<Code>")? + 6;
-    let end = xml[start..].find("</Code>")? + start;
-    Some(&xml[start..end])
-}
-
-/// Maps a non-2xx COS answer.
-pub fn error_of(answer: &Answer) -> ProviderError {
-    let text = answer.text();
-    let code = error_code(&text).unwrap_or("HTTP_ERROR").to_string();
-    match (answer.status, code.as_str()) {
-        (s, _) if s >= 500 || s == 429 => ProviderError::Unavailable(format!("HTTP {s} {code}")),
-        (
-            _,
-            "AccessDenied"
-            | "SignatureDoesNotMatch"
-            | "InvalidAccessKeyId"
-            | "RequestTimeTooSkewed"
-            | "NoSuchBucket",
-        ) => ProviderError::Unavailable(format!("HTTP {} {code}", answer.status)),
-        (s, _) => ProviderError::rejected(code, format!("HTTP {s}")),
-    }
 }
 
 impl Cos {
@@ -102,7 +78,10 @@ impl Cos {
         )
         .authorization
     }
+}
 
+#[async_trait::async_trait]
+impl SignedObjectCalls for Cos {
     async fn call(
         &self,
         method: reqwest::Method,
@@ -135,37 +114,19 @@ impl Cos {
 #[async_trait::async_trait]
 impl StorageProvider for Cos {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
-        let answer = self
-            .call(reqwest::Method::PUT, key, Some((bytes, content_type)))
-            .await?;
-        if (200..300).contains(&answer.status) {
-            Ok(())
-        } else {
-            Err(error_of(&answer))
-        }
+        object_store::put(self, key, bytes, content_type).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
-        let answer = self.call(reqwest::Method::GET, key, None).await?;
-        match answer.status {
-            200 => Ok(Some(StoredObject {
-                content_type: answer
-                    .header("content-type")
-                    .unwrap_or("application/octet-stream")
-                    .to_string(),
-                bytes: answer.body,
-            })),
-            404 => Ok(None),
-            _ => Err(error_of(&answer)),
-        }
+        object_store::get(self, key).await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
+        object_store::exists(self, key).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
-        let answer = self.call(reqwest::Method::DELETE, key, None).await?;
-        match answer.status {
-            200..=299 | 404 => Ok(()),
-            _ => Err(error_of(&answer)),
-        }
+        object_store::delete(self, key).await
     }
 
     fn presign(

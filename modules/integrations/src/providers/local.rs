@@ -98,6 +98,10 @@ impl StorageProvider for Local {
         }
     }
 
+    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
+        tokio::fs::try_exists(self.file(key)?).await.map_err(io)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
         let file = self.file(key)?;
         for path in [meta(&file), file] {

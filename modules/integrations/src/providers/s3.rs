@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use shopops_kernel::outside::{Repeat, Target};
 
+use super::object_store::{self, SignedObjectCalls};
 use super::{send, Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
 use crate::client::{digest, sigv4};
 
@@ -73,7 +74,10 @@ impl S3 {
     fn now() -> String {
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
     }
+}
 
+#[async_trait::async_trait]
+impl SignedObjectCalls for S3 {
     async fn call(
         &self,
         method: reqwest::Method,
@@ -130,60 +134,22 @@ impl S3 {
     }
 }
 
-/// Maps a non-2xx S3 answer (`<Error><Code>…`).
-fn error_of(answer: &Answer) -> ProviderError {
-    let text = answer.text();
-    let code = super::cos::error_code(&text)
-        .unwrap_or("HTTP_ERROR")
-        .to_string();
-    match (answer.status, code.as_str()) {
-        (s, _) if s >= 500 || s == 429 => ProviderError::Unavailable(format!("HTTP {s} {code}")),
-        (
-            _,
-            "AccessDenied"
-            | "SignatureDoesNotMatch"
-            | "InvalidAccessKeyId"
-            | "RequestTimeTooSkewed"
-            | "NoSuchBucket",
-        ) => ProviderError::Unavailable(format!("HTTP {} {code}", answer.status)),
-        (s, _) => ProviderError::rejected(code, format!("HTTP {s}")),
-    }
-}
-
 #[async_trait::async_trait]
 impl StorageProvider for S3 {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
-        let answer = self
-            .call(reqwest::Method::PUT, key, Some((bytes, content_type)))
-            .await?;
-        if (200..300).contains(&answer.status) {
-            Ok(())
-        } else {
-            Err(error_of(&answer))
-        }
+        object_store::put(self, key, bytes, content_type).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
-        let answer = self.call(reqwest::Method::GET, key, None).await?;
-        match answer.status {
-            200 => Ok(Some(StoredObject {
-                content_type: answer
-                    .header("content-type")
-                    .unwrap_or("application/octet-stream")
-                    .to_string(),
-                bytes: answer.body,
-            })),
-            404 => Ok(None),
-            _ => Err(error_of(&answer)),
-        }
+        object_store::get(self, key).await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
+        object_store::exists(self, key).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), ProviderError> {
-        let answer = self.call(reqwest::Method::DELETE, key, None).await?;
-        match answer.status {
-            200..=299 | 404 => Ok(()),
-            _ => Err(error_of(&answer)),
-        }
+        object_store::delete(self, key).await
     }
 
     fn presign(

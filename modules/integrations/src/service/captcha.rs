@@ -13,10 +13,17 @@ fn not_captcha() -> ProviderError {
     ProviderError::Unavailable("not a captcha provider".into())
 }
 
-pub async fn recognize(manager: &Manager, image: &[u8], codetype: &str) -> AppResult<(String, CaptchaAnswer)> {
+pub async fn recognize(
+    manager: &Manager,
+    image: &[u8],
+    codetype: &str,
+) -> AppResult<(String, CaptchaAnswer)> {
     let (slot, mut answer) = manager
         .failover(manager.candidates(Capability::Captcha), |slot| async move {
-            slot.captcha().ok_or_else(not_captcha)?.recognize(image, codetype).await
+            slot.captcha()
+                .ok_or_else(not_captcha)?
+                .recognize(image, codetype)
+                .await
         })
         .await
         .map_err(|f| error::failure("CAPTCHA_UNAVAILABLE", "captcha", f))?;
@@ -25,14 +32,19 @@ pub async fn recognize(manager: &Manager, image: &[u8], codetype: &str) -> AppRe
 }
 
 pub async fn report_error(manager: &Manager, pic_id: &str) -> AppResult<()> {
-    let (provider, id) = pic_id
-        .split_once(':')
-        .ok_or_else(|| AppError::bad_request("INVALID_PIC_ID", "pic_id is `<provider>:<id>` as recognize returned it"))?;
+    let (provider, id) = pic_id.split_once(':').ok_or_else(|| {
+        AppError::bad_request(
+            "INVALID_PIC_ID",
+            "pic_id is `<provider>:<id>` as recognize returned it",
+        )
+    })?;
     let slot = manager
         .provider(Capability::Captcha, provider)
         .ok_or_else(|| AppError::not_found("captcha provider"))?;
     manager
-        .attempt(&slot, |s| async move { s.captcha().ok_or_else(not_captcha)?.report_error(id).await })
+        .attempt(&slot, |s| async move {
+            s.captcha().ok_or_else(not_captcha)?.report_error(id).await
+        })
         .await
         .map_err(|e| error::provider_error(provider, e))
 }
@@ -42,7 +54,9 @@ pub async fn balances(manager: &Manager) -> Vec<(String, Result<i64, String>)> {
     let mut out = Vec::new();
     for slot in manager.candidates(Capability::Captcha) {
         let r = manager
-            .attempt(&slot, |s| async move { s.captcha().ok_or_else(not_captcha)?.balance().await })
+            .attempt(&slot, |s| async move {
+                s.captcha().ok_or_else(not_captcha)?.balance().await
+            })
             .await
             .map_err(|e| e.to_string());
         out.push((slot.config.name.clone(), r));

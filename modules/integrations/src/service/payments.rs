@@ -4,7 +4,9 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shopops_kernel::audit::{self, Actor, Change};
@@ -115,13 +117,19 @@ pub fn validate(req: &NewPayment) -> AppResult<()> {
 pub fn order_number(idempotency: Option<&str>, tenant: i64) -> String {
     let date = Utc::now().format("%Y%m%d");
     let tail = match idempotency {
-        Some(key) => crate::client::digest::sha256_hex(format!("{tenant}:{key}").as_bytes())[..20].to_string(),
+        Some(key) => crate::client::digest::sha256_hex(format!("{tenant}:{key}").as_bytes())[..20]
+            .to_string(),
         None => uuid::Uuid::new_v4().simple().to_string()[..20].to_string(),
     };
     format!("P{date}{tail}")
 }
 
-async fn set_status<C: ConnectionTrait>(db: &C, id: i64, status: &str, provider: Option<&str>) -> AppResult<()> {
+async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    status: &str,
+    provider: Option<&str>,
+) -> AppResult<()> {
     let mut update = payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(status))
         .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -134,14 +142,23 @@ async fn set_status<C: ConnectionTrait>(db: &C, id: i64, status: &str, provider:
 
 /// The first phase of a create: the order row, then the providers. Runs outside any
 /// transaction; the second phase ([`record_created`]) stores the outcome.
-pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPayment, order_no: String) -> AppResult<(payment::Model, String, PaymentStarted)> {
+pub async fn start(
+    kernel: &Kernel,
+    manager: &Manager,
+    tenant: i64,
+    req: &NewPayment,
+    order_no: String,
+) -> AppResult<(payment::Model, String, PaymentStarted)> {
     let existing = payment::Entity::find()
         .filter(payment::Column::OutTradeNo.eq(&order_no))
         .one(&kernel.db)
         .await?;
     let row = match existing {
         Some(p) if p.tenant_id != tenant => {
-            return Err(AppError::conflict("OUT_TRADE_NO_TAKEN", "this out_trade_no is already used"))
+            return Err(AppError::conflict(
+                "OUT_TRADE_NO_TAKEN",
+                "this out_trade_no is already used",
+            ))
         }
         // A retry of a create whose record was lost: the provider already has it.
         Some(p) if p.status == "pending" && !p.provider.is_empty() => {
@@ -152,7 +169,12 @@ pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPay
             return Ok((p, provider, data));
         }
         Some(p) if p.status == "creating" || p.status == "failed" => p,
-        Some(_) => return Err(AppError::conflict("OUT_TRADE_NO_TAKEN", "this out_trade_no is already used")),
+        Some(_) => {
+            return Err(AppError::conflict(
+                "OUT_TRADE_NO_TAKEN",
+                "this out_trade_no is already used",
+            ))
+        }
         None => {
             let now = Utc::now();
             payment::ActiveModel {
@@ -184,7 +206,13 @@ pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPay
         .collect();
     if candidates.is_empty() {
         set_status(&kernel.db, row.id, "failed", None).await?;
-        return Err(error::payment_unavailable(&[], format!("no enabled provider offers the {} channel", req.channel.as_str())));
+        return Err(error::payment_unavailable(
+            &[],
+            format!(
+                "no enabled provider offers the {} channel",
+                req.channel.as_str()
+            ),
+        ));
     }
     let order = PaymentOrder {
         out_trade_no: order_no,
@@ -201,7 +229,9 @@ pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPay
         let name = slot.config.name.clone();
         set_status(&kernel.db, row.id, "creating", Some(&name)).await?;
         let created = manager
-            .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.create(order).await })
+            .attempt(&slot, |s| async move {
+                s.payment().ok_or_else(not_payment)?.create(order).await
+            })
             .await;
         match created {
             Ok(started) => return Ok((row, name, started)),
@@ -213,14 +243,21 @@ pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPay
             Err(ProviderError::Ambiguous(e)) => {
                 // It may exist there: ask before going anywhere else.
                 let known = manager
-                    .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.query(&order.out_trade_no).await })
+                    .attempt(&slot, |s| async move {
+                        s.payment()
+                            .ok_or_else(not_payment)?
+                            .query(&order.out_trade_no)
+                            .await
+                    })
                     .await;
                 match known {
                     Ok(None) => tried.push((name, e)),
                     Ok(Some(_)) => {
                         // The order exists: creating it again is idempotent there.
                         let again = manager
-                            .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.create(order).await })
+                            .attempt(&slot, |s| async move {
+                                s.payment().ok_or_else(not_payment)?.create(order).await
+                            })
                             .await;
                         return match again {
                             Ok(started) => Ok((row, name, started)),
@@ -239,7 +276,10 @@ pub async fn start(kernel: &Kernel, manager: &Manager, tenant: i64, req: &NewPay
         }
     }
     set_status(&kernel.db, row.id, "failed", None).await?;
-    Err(error::payment_unavailable(&tried, "every payment provider is unavailable".into()))
+    Err(error::payment_unavailable(
+        &tried,
+        "every payment provider is unavailable".into(),
+    ))
 }
 
 fn not_payment() -> ProviderError {
@@ -289,7 +329,12 @@ pub async fn find(kernel: &Kernel, tenant: i64, id: i64) -> AppResult<payment::M
 fn provider_of(manager: &Manager, p: &payment::Model) -> AppResult<Slot> {
     manager
         .provider(Capability::Payment, &p.provider)
-        .ok_or_else(|| error::payment_unavailable(&[], format!("provider `{}` is no longer configured", p.provider)))
+        .ok_or_else(|| {
+            error::payment_unavailable(
+                &[],
+                format!("provider `{}` is no longer configured", p.provider),
+            )
+        })
 }
 
 /// Is `next` a step forward from `current`? (A late "pending" never undoes "paid".)
@@ -306,11 +351,19 @@ fn advances(current: &str, next: &str) -> bool {
 }
 
 /// Asks the provider and records what changed.
-pub async fn refresh(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, actor: &Actor, p: payment::Model) -> AppResult<payment::Model> {
+pub async fn refresh(
+    kernel: &Kernel,
+    manager: &Manager,
+    ctx: &RequestContext,
+    actor: &Actor,
+    p: payment::Model,
+) -> AppResult<payment::Model> {
     let slot = provider_of(manager, &p)?;
     let no = p.out_trade_no.clone();
     let state = manager
-        .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.query(&no).await })
+        .attempt(&slot, |s| async move {
+            s.payment().ok_or_else(not_payment)?.query(&no).await
+        })
         .await
         .map_err(|e| error::provider_error(&p.provider, e))?;
     let Some(state) = state else {
@@ -320,7 +373,15 @@ pub async fn refresh(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, a
         return Ok(p);
     }
     let txn = kernel.db.begin().await?;
-    let saved = apply_state(&txn, ctx, actor, &p, state.status, state.provider_trade_no.as_deref()).await?;
+    let saved = apply_state(
+        &txn,
+        ctx,
+        actor,
+        &p,
+        state.status,
+        state.provider_trade_no.as_deref(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -360,15 +421,25 @@ async fn apply_state<C: ConnectionTrait>(
     Ok(saved)
 }
 
-pub async fn close(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, actor: &Actor, p: payment::Model) -> AppResult<payment::Model> {
+pub async fn close(
+    kernel: &Kernel,
+    manager: &Manager,
+    ctx: &RequestContext,
+    actor: &Actor,
+    p: payment::Model,
+) -> AppResult<payment::Model> {
     if p.status != "pending" {
-        return Err(AppError::conflict("PAYMENT_NOT_OPEN", "only a pending payment can be closed")
-            .with_details(json!({ "status": p.status })));
+        return Err(
+            AppError::conflict("PAYMENT_NOT_OPEN", "only a pending payment can be closed")
+                .with_details(json!({ "status": p.status })),
+        );
     }
     let slot = provider_of(manager, &p)?;
     let no = p.out_trade_no.clone();
     manager
-        .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.close(&no).await })
+        .attempt(&slot, |s| async move {
+            s.payment().ok_or_else(not_payment)?.close(&no).await
+        })
         .await
         .map_err(|e| error::provider_error(&p.provider, e))?;
     let txn = kernel.db.begin().await?;
@@ -426,28 +497,46 @@ pub async fn start_refund(
     if req.amount <= 0 {
         errors.add("amount", "a positive amount in fen");
     }
-    if req.out_refund_no.as_deref().is_some_and(|n| !valid_order_no(n)) {
+    if req
+        .out_refund_no
+        .as_deref()
+        .is_some_and(|n| !valid_order_no(n))
+    {
         errors.add("out_refund_no", "6 to 32 of A–Z a–z 0–9 _ -");
     }
-    if req.reason.as_deref().is_some_and(|r| r.chars().count() > 80) {
+    if req
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.chars().count() > 80)
+    {
         errors.add("reason", "at most 80 characters");
     }
     errors.into_result()?;
     if !matches!(p.status.as_str(), "paid" | "partially_refunded") {
-        return Err(AppError::conflict("PAYMENT_NOT_PAID", "only a paid payment can be refunded")
-            .with_details(json!({ "status": p.status })));
+        return Err(
+            AppError::conflict("PAYMENT_NOT_PAID", "only a paid payment can be refunded")
+                .with_details(json!({ "status": p.status })),
+        );
     }
     let left = p.amount - p.refunded_amount;
     if req.amount > left {
-        return Err(AppError::conflict("REFUND_EXCEEDS_PAYMENT", "the refund is more than what is left of the payment")
-            .with_details(json!({ "refundable": left })));
+        return Err(AppError::conflict(
+            "REFUND_EXCEEDS_PAYMENT",
+            "the refund is more than what is left of the payment",
+        )
+        .with_details(json!({ "refundable": left })));
     }
     let existing = refund::Entity::find()
         .filter(refund::Column::OutRefundNo.eq(&refund_no))
         .one(&kernel.db)
         .await?;
     let row = match existing {
-        Some(r) if r.payment_id != p.id => return Err(AppError::conflict("OUT_REFUND_NO_TAKEN", "this out_refund_no is already used")),
+        Some(r) if r.payment_id != p.id => {
+            return Err(AppError::conflict(
+                "OUT_REFUND_NO_TAKEN",
+                "this out_refund_no is already used",
+            ))
+        }
         Some(r) => r,
         None => {
             let now = Utc::now();
@@ -477,11 +566,15 @@ pub async fn start_refund(
     };
     let order = &order;
     let mut result = manager
-        .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.refund(order).await })
+        .attempt(&slot, |s| async move {
+            s.payment().ok_or_else(not_payment)?.refund(order).await
+        })
         .await;
     if let Err(ProviderError::Ambiguous(_)) = &result {
         result = manager
-            .attempt(&slot, |s| async move { s.payment().ok_or_else(not_payment)?.refund(order).await })
+            .attempt(&slot, |s| async move {
+                s.payment().ok_or_else(not_payment)?.refund(order).await
+            })
             .await;
     }
     let state = result.map_err(|e| error::provider_error(&p.provider, e))?;
@@ -509,7 +602,11 @@ pub async fn record_refund(
             .await?
             .ok_or_else(|| AppError::not_found("payment"))?;
         let refunded = current.refunded_amount + row.amount;
-        let status = if refunded >= p.amount { "refunded" } else { "partially_refunded" };
+        let status = if refunded >= p.amount {
+            "refunded"
+        } else {
+            "partially_refunded"
+        };
         payment::Entity::update_many()
             .col_expr(payment::Column::RefundedAmount, Expr::value(refunded))
             .col_expr(payment::Column::Status, Expr::value(status))
@@ -544,7 +641,14 @@ pub struct CallbackReply {
 /// Verifies a notification with the provider(s) of `kind`, stores it once per provider
 /// event and applies it to the payment. A replay is acknowledged with no second effect;
 /// a forgery is refused as the provider expects.
-pub async fn callback(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, kind: &str, headers: &[(String, String)], body: &[u8]) -> AppResult<CallbackReply> {
+pub async fn callback(
+    kernel: &Kernel,
+    manager: &Manager,
+    ctx: &RequestContext,
+    kind: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> AppResult<CallbackReply> {
     let now = Utc::now().timestamp();
     let slots: Vec<Slot> = manager
         .registry()
@@ -555,7 +659,9 @@ pub async fn callback(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, 
         .collect();
     let mut refusal = None;
     for slot in &slots {
-        let Some(provider) = slot.payment() else { continue };
+        let Some(provider) = slot.payment() else {
+            continue;
+        };
         let verdict = provider.callback(headers, body, now);
         let reply = CallbackReply {
             status: verdict.reply_status,
@@ -565,7 +671,11 @@ pub async fn callback(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, 
         match verdict.event {
             Ok(event) => {
                 let outcome = apply_event(kernel, ctx, &slot.config.name, event).await?;
-                manager.metrics.callbacks.with_label_values(&[kind, outcome]).inc();
+                manager
+                    .metrics
+                    .callbacks
+                    .with_label_values(&[kind, outcome])
+                    .inc();
                 return Ok(reply);
             }
             Err(why) => {
@@ -573,20 +683,26 @@ pub async fn callback(kernel: &Kernel, manager: &Manager, ctx: &RequestContext, 
             }
         }
     }
-    manager.metrics.callbacks.with_label_values(&[kind, "refused"]).inc();
+    manager
+        .metrics
+        .callbacks
+        .with_label_values(&[kind, "refused"])
+        .inc();
     match refusal {
-        Some((mut reply, why)) => {
+        Some((reply, why)) => {
             tracing::warn!(provider = kind, reason = %why, "payment notification refused");
-            if reply.status < 400 && kind == "wechatpay" {
-                reply.status = 401;
-            }
             Ok(reply)
         }
         None => Err(AppError::not_found("payment provider")),
     }
 }
 
-async fn apply_event(kernel: &Kernel, ctx: &RequestContext, provider: &str, event: crate::providers::PaymentEvent) -> AppResult<&'static str> {
+async fn apply_event(
+    kernel: &Kernel,
+    ctx: &RequestContext,
+    provider: &str,
+    event: crate::providers::PaymentEvent,
+) -> AppResult<&'static str> {
     let txn = kernel.db.begin().await?;
     let payment = payment::Entity::find()
         .filter(payment::Column::OutTradeNo.eq(&event.out_trade_no))
@@ -604,7 +720,11 @@ async fn apply_event(kernel: &Kernel, ctx: &RequestContext, provider: &str, even
         received_at: Set(Utc::now()),
         ..Default::default()
     })
-    .on_conflict(OnConflict::column(callback_event::Column::EventKey).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::column(callback_event::Column::EventKey)
+            .do_nothing()
+            .to_owned(),
+    )
     .exec_without_returning(&txn)
     .await?;
     if inserted == 0 {
@@ -616,7 +736,15 @@ async fn apply_event(kernel: &Kernel, ctx: &RequestContext, provider: &str, even
         if !amount_ok {
             tracing::warn!(out_trade_no = %p.out_trade_no, "notified amount differs from the order; not applied");
         } else if event.kind == "payment" && advances(&p.status, event.state.status) {
-            apply_state(&txn, ctx, &Actor::system(provider), &p, event.state.status, event.state.provider_trade_no.as_deref()).await?;
+            apply_state(
+                &txn,
+                ctx,
+                &Actor::system(provider),
+                &p,
+                event.state.status,
+                event.state.provider_trade_no.as_deref(),
+            )
+            .await?;
         }
     } else {
         tracing::warn!(out_trade_no = %event.out_trade_no, provider, "notification for an unknown order kept");

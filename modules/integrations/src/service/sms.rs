@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shopops_kernel::error::FieldErrors;
@@ -27,8 +30,27 @@ use crate::providers::{ProviderError, SmsMessage};
 
 /// Attempts before a message is given up (dead-lettered).
 pub const MAX_ATTEMPTS: i64 = 20;
-/// How long a claimed message is left to its sender.
-const LEASE_SECS: i64 = 60;
+/// How long a claimed message is left to its sender: longer than the slowest send can
+/// take (every SMS provider tried once, each within its timeout, never repeated), so
+/// no other replica claims a message while its send may still be under way.
+fn lease_secs(manager: &Manager) -> i64 {
+    let sending: u64 = manager
+        .candidates(Capability::Sms)
+        .iter()
+        .map(|s| s.config.timeout.as_secs())
+        .sum();
+    (sending as i64 + 30).max(60)
+}
+
+/// The first retry's delay, doubled on every attempt (`INTEGRATIONS_SMS_RETRY_SECS`,
+/// default 15).
+fn retry_base_secs() -> i64 {
+    std::env::var("INTEGRATIONS_SMS_RETRY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15i64)
+        .clamp(1, 600)
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +88,7 @@ pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
     let phone = kernel
         .pii
         .decrypt(&m.phone_enc)
-        .map(|p| shopops_kernel::crypto::mask(&p))
+        .map(|p| mask_phone(&p))
         .unwrap_or_else(|_| "****".into());
     SmsView {
         message_id: m.message_id,
@@ -80,6 +102,15 @@ pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
         next_attempt_at: m.next_attempt_at,
         created_at: m.created_at,
         sent_at: m.sent_at,
+    }
+}
+
+/// `+86138****0000`: the kernel mask applied to the national number, so the
+/// country code does not eat the three digits an operator recognises a number by.
+fn mask_phone(phone: &str) -> String {
+    match phone.strip_prefix("+86") {
+        Some(national) => format!("+86{}", shopops_kernel::crypto::mask(national)),
+        None => shopops_kernel::crypto::mask(phone),
     }
 }
 
@@ -97,11 +128,17 @@ pub fn validate(req: &NewSms) -> AppResult<String> {
     let mut errors = FieldErrors::new();
     let phone = normalize_phone(&req.phone);
     if phone.is_none() {
-        errors.add("phone", "an E.164 number (+86…) or an 11-digit mainland number");
+        errors.add(
+            "phone",
+            "an E.164 number (+86…) or an 11-digit mainland number",
+        );
     }
     if req.template.is_empty()
         || req.template.len() > 64
-        || !req.template.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || !req
+            .template
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         errors.add("template", "1 to 64 of A–Z a–z 0–9 _ -");
     }
@@ -110,7 +147,11 @@ pub fn validate(req: &NewSms) -> AppResult<String> {
             errors.add(&format!("params.{k}"), "a string or a number");
         }
     }
-    if req.message_id.as_deref().is_some_and(|m| m.is_empty() || m.len() > 64) {
+    if req
+        .message_id
+        .as_deref()
+        .is_some_and(|m| m.is_empty() || m.len() > 64)
+    {
         errors.add("message_id", "1 to 64 characters");
     }
     errors.into_result()?;
@@ -122,7 +163,10 @@ pub async fn throttle(kernel: &Kernel, manager: &Manager, phone: &str) -> AppRes
     let t = manager.registry().phone_throttle.clone();
     let index = kernel.pii.index(phone);
     let now = Utc::now().timestamp();
-    for (limit, window, secs, what) in [(t.per_minute, "m", 60, "minute"), (t.per_day, "d", 86_400, "day")] {
+    for (limit, window, secs, what) in [
+        (t.per_minute, "m", 60, "minute"),
+        (t.per_day, "d", 86_400, "day"),
+    ] {
         if limit == 0 {
             continue;
         }
@@ -140,21 +184,32 @@ pub async fn throttle(kernel: &Kernel, manager: &Manager, phone: &str) -> AppRes
                 "SMS_THROTTLED",
                 format!("this number already got {limit} message(s) this {what}"),
             )
-            .with_details(serde_json::json!({ "limit": limit, "window": what, "retry_after": retry_after })));
+            .with_details(
+                serde_json::json!({ "limit": limit, "window": what, "retry_after": retry_after }),
+            ));
         }
     }
     Ok(())
 }
 
 /// Stores the message (or finds it again: the id is unique); true when it is new.
-pub async fn enqueue(kernel: &Kernel, tenant: i64, phone: &str, req: &NewSms, message_id: String) -> AppResult<(sms_outbox::Model, bool)> {
+pub async fn enqueue(
+    kernel: &Kernel,
+    tenant: i64,
+    phone: &str,
+    req: &NewSms,
+    message_id: String,
+) -> AppResult<(sms_outbox::Model, bool)> {
     if let Some(existing) = sms_outbox::Entity::find()
         .filter(sms_outbox::Column::MessageId.eq(&message_id))
         .one(&kernel.db)
         .await?
     {
         if existing.tenant_id != tenant {
-            return Err(AppError::conflict("MESSAGE_ID_TAKEN", "this message_id is already used"));
+            return Err(AppError::conflict(
+                "MESSAGE_ID_TAKEN",
+                "this message_id is already used",
+            ));
         }
         return Ok((existing, false));
     }
@@ -179,11 +234,14 @@ pub async fn enqueue(kernel: &Kernel, tenant: i64, phone: &str, req: &NewSms, me
 }
 
 /// Claims a pending message whose time has come: true when this caller won it.
-async fn claim(kernel: &Kernel, row: &sms_outbox::Model) -> AppResult<bool> {
+async fn claim(kernel: &Kernel, manager: &Manager, row: &sms_outbox::Model) -> AppResult<bool> {
     let now = Utc::now();
     let claimed = sms_outbox::Entity::update_many()
         .col_expr(sms_outbox::Column::Attempts, Expr::value(row.attempts + 1))
-        .col_expr(sms_outbox::Column::NextAttemptAt, Expr::value(now + chrono::Duration::seconds(LEASE_SECS)))
+        .col_expr(
+            sms_outbox::Column::NextAttemptAt,
+            Expr::value(now + chrono::Duration::seconds(lease_secs(manager))),
+        )
         .filter(sms_outbox::Column::Id.eq(row.id))
         .filter(sms_outbox::Column::Status.eq("pending"))
         .filter(sms_outbox::Column::Attempts.eq(row.attempts))
@@ -199,12 +257,19 @@ async fn claim(kernel: &Kernel, row: &sms_outbox::Model) -> AppResult<bool> {
 
 /// One delivery attempt of a stored message (if it is due and this caller claims it);
 /// the message as it is afterwards.
-pub async fn deliver(kernel: &Kernel, manager: &Manager, row: sms_outbox::Model) -> AppResult<sms_outbox::Model> {
-    if row.status != "pending" || !claim(kernel, &row).await? {
+pub async fn deliver(
+    kernel: &Kernel,
+    manager: &Manager,
+    row: sms_outbox::Model,
+) -> AppResult<sms_outbox::Model> {
+    if row.status != "pending" || !claim(kernel, manager, &row).await? {
         return reload(kernel, row.id).await;
     }
     let attempts = row.attempts + 1;
-    let phone = kernel.pii.decrypt(&row.phone_enc).map_err(AppError::internal)?;
+    let phone = kernel
+        .pii
+        .decrypt(&row.phone_enc)
+        .map_err(AppError::internal)?;
     let message = SmsMessage {
         message_id: row.message_id.clone(),
         phone,
@@ -213,7 +278,11 @@ pub async fn deliver(kernel: &Kernel, manager: &Manager, row: sms_outbox::Model)
     };
     let mut candidates: Vec<Slot> = Vec::new();
     for slot in manager.candidates(Capability::Sms) {
-        if slot.sms().is_some_and(|p| p.has_template(&message.template)) && manager.sms_budget(kernel, &slot).await {
+        if slot
+            .sms()
+            .is_some_and(|p| p.has_template(&message.template))
+            && manager.sms_budget(kernel, &slot).await
+        {
             candidates.push(slot);
         }
     }
@@ -229,36 +298,69 @@ pub async fn deliver(kernel: &Kernel, manager: &Manager, row: sms_outbox::Model)
         })
         .await;
     let now = Utc::now();
-    let mut update = sms_outbox::Entity::update_many().filter(sms_outbox::Column::Id.eq(row.id));
+    // Only the claim this sender holds: its attempt count.
+    let mut update = sms_outbox::Entity::update_many()
+        .filter(sms_outbox::Column::Id.eq(row.id))
+        .filter(sms_outbox::Column::Attempts.eq(attempts));
     let outcome = match result {
         Ok((slot, accepted)) => {
             update = update
                 .col_expr(sms_outbox::Column::Status, Expr::value("sent"))
-                .col_expr(sms_outbox::Column::Provider, Expr::value(slot.config.name.clone()))
-                .col_expr(sms_outbox::Column::ProviderMessageId, Expr::value(accepted.provider_message_id))
+                .col_expr(
+                    sms_outbox::Column::Provider,
+                    Expr::value(slot.config.name.clone()),
+                )
+                .col_expr(
+                    sms_outbox::Column::ProviderMessageId,
+                    Expr::value(accepted.provider_message_id),
+                )
                 .col_expr(sms_outbox::Column::SentAt, Expr::value(now))
-                .col_expr(sms_outbox::Column::NextAttemptAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-                .col_expr(sms_outbox::Column::LastError, Expr::value(Option::<String>::None));
+                .col_expr(
+                    sms_outbox::Column::NextAttemptAt,
+                    Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    sms_outbox::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                );
             "sent"
         }
-        Err(Failure::Rejected { provider, code, message }) => {
+        Err(Failure::Rejected {
+            provider,
+            code,
+            message,
+        }) => {
             update = update
                 .col_expr(sms_outbox::Column::Status, Expr::value("rejected"))
                 .col_expr(sms_outbox::Column::Provider, Expr::value(provider.clone()))
-                .col_expr(sms_outbox::Column::LastError, Expr::value(format!("{provider}: {code}: {message}")));
+                .col_expr(
+                    sms_outbox::Column::LastError,
+                    Expr::value(format!("{provider}: {code}: {message}")),
+                );
             "rejected"
         }
         Err(Failure::Ambiguous { provider, message }) => {
             update = update
                 .col_expr(sms_outbox::Column::Status, Expr::value("unknown"))
                 .col_expr(sms_outbox::Column::Provider, Expr::value(provider.clone()))
-                .col_expr(sms_outbox::Column::LastError, Expr::value(format!("{provider}: no answer after sending ({message}); not resent")));
+                .col_expr(
+                    sms_outbox::Column::LastError,
+                    Expr::value(format!(
+                        "{provider}: no answer after sending ({message}); not resent"
+                    )),
+                );
             "unknown"
         }
         Err(failure) => {
             let reason = match failure {
-                Failure::NoProvider => "no enabled provider knows this template or has budget left".to_string(),
-                Failure::AllUnavailable { tried } => tried.iter().map(|(p, e)| format!("{p}: {e}")).collect::<Vec<_>>().join("; "),
+                Failure::NoProvider => {
+                    "no enabled provider knows this template or has budget left".to_string()
+                }
+                Failure::AllUnavailable { tried } => tried
+                    .iter()
+                    .map(|(p, e)| format!("{p}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 _ => String::new(),
             };
             if attempts >= MAX_ATTEMPTS {
@@ -267,10 +369,13 @@ pub async fn deliver(kernel: &Kernel, manager: &Manager, row: sms_outbox::Model)
                     .col_expr(sms_outbox::Column::LastError, Expr::value(reason));
                 "dead"
             } else {
-                // 15 s, 30 s, 1 min … at most 30 min between attempts.
-                let backoff = (15i64 << (attempts - 1).min(7)).min(1800);
+                // 15 s, 30 s, 1 min … (by default) at most 30 min between attempts.
+                let backoff = (retry_base_secs() << (attempts - 1).min(7)).min(1800);
                 update = update
-                    .col_expr(sms_outbox::Column::NextAttemptAt, Expr::value(now + chrono::Duration::seconds(backoff)))
+                    .col_expr(
+                        sms_outbox::Column::NextAttemptAt,
+                        Expr::value(now + chrono::Duration::seconds(backoff)),
+                    )
                     .col_expr(sms_outbox::Column::LastError, Expr::value(reason));
                 "retry"
             }
@@ -322,10 +427,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn phones_are_masked_after_the_country_code() {
+        assert_eq!(mask_phone("+8613812345678"), "+86138****5678");
+        assert_eq!(mask_phone("+85291234567"), "+85****4567");
+    }
+
+    #[test]
     fn phones_are_normalised() {
-        assert_eq!(normalize_phone("13800000000").as_deref(), Some("+8613800000000"));
-        assert_eq!(normalize_phone("+86 138-0000-0000").as_deref(), Some("+8613800000000"));
-        assert_eq!(normalize_phone("+85291234567").as_deref(), Some("+85291234567"));
+        assert_eq!(
+            normalize_phone("13800000000").as_deref(),
+            Some("+8613800000000")
+        );
+        assert_eq!(
+            normalize_phone("+86 138-0000-0000").as_deref(),
+            Some("+8613800000000")
+        );
+        assert_eq!(
+            normalize_phone("+85291234567").as_deref(),
+            Some("+85291234567")
+        );
         assert_eq!(normalize_phone("12345"), None);
         assert_eq!(normalize_phone("+86abc"), None);
         assert_eq!(normalize_phone("23800000000"), None);

@@ -2,6 +2,7 @@
 //! to the highest-priority store that is up (seed 002's storage fallback: the next
 //! provider), reads look in every store in order, deletes reach every store.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use shopops_kernel::{AppError, AppResult};
 
 use crate::config::Capability;
 use crate::error;
-use crate::manager::{Failure, Manager};
+use crate::manager::{Failure, Manager, Slot};
 use crate::providers::{PresignMethod, ProviderError, StoredObject};
 
 /// The key inside the stores: the tenant's prefix and the caller's key.
@@ -18,12 +19,17 @@ pub fn object_key(tenant: i64, key: &str) -> AppResult<String> {
     let ok = !key.is_empty()
         && key.len() <= 512
         && !key.starts_with('/')
-        && !key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+        && !key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
         && !key.ends_with(".meta")
         && !key.chars().any(|c| c.is_control() || c == '\\');
     if !ok {
         let mut errors = FieldErrors::new();
-        errors.add("key", "1 to 512 characters, `/`-separated, no empty, `.` or `..` parts");
+        errors.add(
+            "key",
+            "1 to 512 characters, `/`-separated, no empty, `.` or `..` parts",
+        );
         return Err(AppError::validation(errors));
     }
     Ok(format!("tenants/{tenant}/{key}"))
@@ -34,11 +40,21 @@ fn not_storage() -> ProviderError {
 }
 
 /// Stores the object; the store that took it.
-pub async fn put(manager: &Manager, key: &str, bytes: Bytes, content_type: &str) -> AppResult<String> {
+pub async fn put(
+    manager: &Manager,
+    key: &str,
+    bytes: Bytes,
+    content_type: &str,
+) -> AppResult<String> {
     let (slot, ()) = manager
         .failover(manager.candidates(Capability::Storage), |slot| {
             let bytes = bytes.clone();
-            async move { slot.storage().ok_or_else(not_storage)?.put(key, bytes, content_type).await }
+            async move {
+                slot.storage()
+                    .ok_or_else(not_storage)?
+                    .put(key, bytes, content_type)
+                    .await
+            }
         })
         .await
         .map_err(|f| error::failure("STORAGE_UNAVAILABLE", "storage", f))?;
@@ -47,13 +63,22 @@ pub async fn put(manager: &Manager, key: &str, bytes: Bytes, content_type: &str)
 
 /// The object from the first store that has it.
 pub async fn get(manager: &Manager, key: &str) -> AppResult<(String, StoredObject)> {
+    find(manager, |slot| async move {
+        slot.storage().ok_or_else(not_storage)?.get(key).await
+    })
+    .await
+}
+
+/// Asks every store in order with `look`; the first answer found. Not found anywhere
+/// it could look while a store was unreachable is 503, not 404: it may be there.
+async fn find<T, Fut>(manager: &Manager, look: impl Fn(Slot) -> Fut) -> AppResult<(String, T)>
+where
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
     let mut unavailable = Vec::new();
     for slot in manager.candidates(Capability::Storage) {
-        let found = manager
-            .attempt(&slot, |s| async move { s.storage().ok_or_else(not_storage)?.get(key).await })
-            .await;
-        match found {
-            Ok(Some(object)) => return Ok((slot.config.name, object)),
+        match manager.attempt(&slot, &look).await {
+            Ok(Some(found)) => return Ok((slot.config.name, found)),
             Ok(None) => {}
             Err(e) => unavailable.push((slot.config.name.clone(), e.to_string())),
         }
@@ -61,8 +86,11 @@ pub async fn get(manager: &Manager, key: &str) -> AppResult<(String, StoredObjec
     if unavailable.is_empty() {
         Err(AppError::not_found("object"))
     } else {
-        // Not found where we could look; it may be where we could not.
-        Err(error::failure("STORAGE_UNAVAILABLE", "storage", Failure::AllUnavailable { tried: unavailable }))
+        Err(error::failure(
+            "STORAGE_UNAVAILABLE",
+            "storage",
+            Failure::AllUnavailable { tried: unavailable },
+        ))
     }
 }
 
@@ -71,11 +99,17 @@ pub async fn delete(manager: &Manager, key: &str) -> AppResult<()> {
     let mut failed = Vec::new();
     let candidates = manager.candidates(Capability::Storage);
     if candidates.is_empty() {
-        return Err(error::failure("STORAGE_UNAVAILABLE", "storage", Failure::NoProvider));
+        return Err(error::failure(
+            "STORAGE_UNAVAILABLE",
+            "storage",
+            Failure::NoProvider,
+        ));
     }
     for slot in candidates {
         let r = manager
-            .attempt(&slot, |s| async move { s.storage().ok_or_else(not_storage)?.delete(key).await })
+            .attempt(&slot, |s| async move {
+                s.storage().ok_or_else(not_storage)?.delete(key).await
+            })
             .await;
         if let Err(e) = r {
             failed.push((slot.config.name.clone(), e.to_string()));
@@ -84,19 +118,46 @@ pub async fn delete(manager: &Manager, key: &str) -> AppResult<()> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(error::failure("STORAGE_UNAVAILABLE", "storage", Failure::AllUnavailable { tried: failed }))
+        Err(error::failure(
+            "STORAGE_UNAVAILABLE",
+            "storage",
+            Failure::AllUnavailable { tried: failed },
+        ))
     }
 }
 
-/// A URL to read or write the object directly at the first store whose circuit is
-/// closed.
-pub fn presign(manager: &Manager, key: &str, method: PresignMethod, expires: Duration) -> AppResult<(String, String)> {
-    let candidates = manager.candidates(Capability::Storage);
-    let slot = candidates
-        .iter()
-        .find(|s| s.health.breaker.state() != shopops_kernel::outside::CircuitState::Open)
-        .or(candidates.first())
-        .ok_or_else(|| error::failure("STORAGE_UNAVAILABLE", "storage", Failure::NoProvider))?;
+/// A URL to read or write the object directly: a read at the first store that has the
+/// object, a write at the first store whose circuit is closed (where `put` would go).
+pub async fn presign(
+    manager: &Manager,
+    key: &str,
+    method: PresignMethod,
+    expires: Duration,
+) -> AppResult<(String, String)> {
+    let slot = match method {
+        PresignMethod::Get => {
+            let (name, ()) = find(manager, |slot| async move {
+                let here = slot.storage().ok_or_else(not_storage)?.exists(key).await?;
+                Ok(here.then_some(()))
+            })
+            .await?;
+            manager
+                .candidates(Capability::Storage)
+                .into_iter()
+                .find(|s| s.config.name == name)
+        }
+        PresignMethod::Put => {
+            let candidates = manager.candidates(Capability::Storage);
+            let open =
+                |s: &Slot| s.health.breaker.state() == shopops_kernel::outside::CircuitState::Open;
+            candidates
+                .iter()
+                .find(|s| !open(s))
+                .or(candidates.first())
+                .cloned()
+        }
+    }
+    .ok_or_else(|| error::failure("STORAGE_UNAVAILABLE", "storage", Failure::NoProvider))?;
     let url = slot
         .storage()
         .ok_or_else(|| AppError::internal("not a storage provider"))?

@@ -138,7 +138,7 @@ pub async fn evaluate(kernel: &Kernel, last: &mut Option<HttpTotals>) -> Vec<Fin
     }
 
     for target in kernel.outside.statuses() {
-        if target.recent_calls < c.alert_outside_min_calls {
+        if !target.kernel_alerts || target.recent_calls < c.alert_outside_min_calls {
             continue;
         }
         if let Some(rate) = target.success_rate {

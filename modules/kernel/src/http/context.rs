@@ -159,12 +159,8 @@ pub async fn request_context(
     };
 
     let status = res.status();
-    let is_probe = res
-        .response()
-        .extensions()
-        .get::<crate::health::ProbeBody>()
-        .is_some();
-    if (status.is_client_error() || status.is_server_error()) && !is_probe {
+    let keep_body = res.response().extensions().get::<KeepBody>().is_some();
+    if (status.is_client_error() || status.is_server_error()) && !keep_body {
         res = render_envelope(res, &request_id, docs_url);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -230,6 +226,12 @@ fn finish(done: Done<'_>, status: actix_web::http::StatusCode, route: &str) {
         }
     });
 }
+
+/// Marks an error response whose body answers another protocol and must be kept as
+/// it is, not turned into an error envelope: a readiness probe's `failed` list, the
+/// `{"code":"FAIL"}` WeChat Pay expects when a notification is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepBody;
 
 /// An error response already rendered as an envelope, returned as the middleware's
 /// error; actix sends its `error_response` as it is.

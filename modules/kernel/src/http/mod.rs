@@ -8,4 +8,4 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod security;
 
-pub use context::{RequestContext, RequestId};
+pub use context::{KeepBody, RequestContext, RequestId};

@@ -38,6 +38,10 @@ pub struct TargetConfig {
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
     pub breaker: BreakerConfig,
+    /// Whether the kernel's `outside_*` alert rules watch this target. A module that
+    /// alerts on the same calls at its own level (with business failures counted)
+    /// turns it off, so one fault is one alert.
+    pub kernel_alerts: bool,
 }
 
 impl TargetConfig {
@@ -60,6 +64,7 @@ impl TargetConfig {
                 half_open_max_calls: c.breaker_half_open_max_calls,
                 half_open_timeout: Duration::from_secs(c.breaker_half_open_timeout_secs),
             },
+            kernel_alerts: true,
         }
     }
 }
@@ -149,6 +154,7 @@ impl From<OutsideError> for AppError {
 /// One outside system.
 pub struct Target {
     name: String,
+    kernel_alerts: bool,
     client: reqwest::Client,
     connections: Semaphore,
     retry: RetryPolicy,
@@ -185,6 +191,7 @@ impl Target {
         metrics.circuit_state.with_label_values(&[name]).set(0);
         Ok(Self {
             name: name.to_string(),
+            kernel_alerts: config.kernel_alerts,
             client,
             connections: Semaphore::new(config.max_connections),
             retry: config.retry.clone(),
@@ -330,11 +337,13 @@ impl Target {
 
     pub fn status(&self) -> TargetStatus {
         let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        stats.status(
+        let mut status = stats.status(
             &self.name,
             self.breaker.state(),
             self.breaker.consecutive_failures(),
-        )
+        );
+        status.kernel_alerts = self.kernel_alerts;
+        status
     }
 }
 

@@ -32,6 +32,9 @@ pub struct TargetStatus {
     pub consecutive_failures: u32,
     /// Calls since start.
     pub total_calls: u64,
+    /// Whether the kernel's outside-call alert rules watch it (false when its module
+    /// alerts on it).
+    pub kernel_alerts: bool,
 }
 
 impl CallStats {
@@ -74,6 +77,7 @@ impl CallStats {
             average_latency_ms,
             consecutive_failures,
             total_calls: self.total,
+            kernel_alerts: true,
         }
     }
 }

@@ -1,0 +1,948 @@
+//! Integrations end to end, against local fake providers that check every request the
+//! way the provider does (`fake_providers.rs`): failover with breakers and one alert,
+//! the durable SMS outbox across a restart and two replicas, payments with
+//! query-before-failover, callbacks applied once (tampered ones refused), storage
+//! failover and presigned URLs, captcha, live configuration with secrets masked.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::fake_providers as fake;
+use crate::support::{Server, Store};
+
+/// `integrations.yaml` in the store's directory; the env the server needs for it.
+fn write_config(store: &Store, yaml: &str) -> String {
+    let path = store.dir.path().join("integrations.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.display().to_string()
+}
+
+fn sms_yaml(tencent: &str, aliyun: &str) -> String {
+    format!(
+        r#"
+sms_phone_throttle: {{ per_minute: 100, per_day: 1000 }}
+sms:
+  tencent:
+    priority: 1
+    secret_id: "${{E2E_TENCENT_ID}}"
+    secret_key: "${{E2E_TENCENT_KEY}}"
+    sdk_app_id: "1400006666"
+    sign_name: "店铺通知"
+    endpoint: "{tencent}"
+    templates:
+      verify_code: {{ id: "1234567", params: [code, minutes] }}
+  aliyun:
+    priority: 2
+    access_key_id: "${{E2E_ALIYUN_ID}}"
+    access_key_secret: "${{E2E_ALIYUN_SECRET}}"
+    sign_name: "店铺通知"
+    endpoint: "{aliyun}"
+    templates:
+      verify_code: {{ code: SMS_154950909 }}
+"#
+    )
+}
+
+fn sms_env(config: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("INTEGRATIONS_CONFIG", config.to_string()),
+        ("INTEGRATIONS_RELOAD_SECS", "1".into()),
+        ("INTEGRATIONS_SMS_RETRY_SECS", "1".into()),
+        ("E2E_TENCENT_ID", fake::TENCENT_ID.into()),
+        ("E2E_TENCENT_KEY", fake::TENCENT_KEY.into()),
+        ("E2E_ALIYUN_ID", fake::ALIYUN_ID.into()),
+        ("E2E_ALIYUN_SECRET", fake::ALIYUN_SECRET.into()),
+    ]
+}
+
+async fn start(store: &Store, env: &[(&'static str, String)]) -> Server {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(store, &env).await
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn send_sms(server: &Server, token: &str, phone: &str, id: &str) -> crate::support::Reply {
+    server
+        .post(
+            "/api/v1/integrations/sms",
+            token,
+            json!({ "phone": phone, "template": "verify_code", "params": { "code": "8848", "minutes": 5 }, "message_id": id }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_sms_outage_fails_over_opens_the_breaker_and_raises_one_alert() {
+    let tencent_state = Arc::new(Mutex::new(fake::Sms {
+        down: true,
+        ..Default::default()
+    }));
+    let aliyun_state = Arc::new(Mutex::new(fake::Sms::default()));
+    let tencent = fake::tencent_sms(tencent_state.clone()).await;
+    let aliyun = fake::aliyun_sms(aliyun_state.clone()).await;
+    let store = Store::new().await;
+    let config = write_config(&store, &sms_yaml(&tencent, &aliyun));
+    let mut env = sms_env(&config);
+    env.push(("SHOPOPS_ALERT_EVAL_SECS", "1".into()));
+    env.push(("SHOPOPS_ALERT_OUTSIDE_MIN_CALLS", "3".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "sms").await;
+
+    for i in 0..8 {
+        let r = send_sms(
+            &server,
+            &admin,
+            &format!("1380000{i:04}"),
+            &format!("fo-{i}"),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(r.body["status"], "sent", "{}", r.body);
+        assert_eq!(r.body["provider"], "aliyun", "the next provider took it");
+        assert_eq!(
+            r.body["phone"],
+            format!("+86138****{}", &format!("{i:04}")),
+            "phone masked"
+        );
+    }
+    assert_eq!(aliyun_state.lock().unwrap().sent.len(), 8);
+    assert_eq!(
+        aliyun_state.lock().unwrap().refused_signatures,
+        0,
+        "Aliyun accepted every signature"
+    );
+    // The breaker opened after 5 consecutive failures: Tencent was not asked again.
+    assert_eq!(tencent_state.lock().unwrap().attempts, 5);
+    let health = server.get("/api/v1/integrations/health", &admin).await.body;
+    let t = health["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tencent")
+        .unwrap()
+        .clone();
+    assert_eq!(t["circuit"], "open", "{health}");
+    assert_eq!(t["success_rate"], 0.0);
+
+    // One alert for the fault (the module's rule; the kernel's rule stays out of it).
+    let alerts = eventually("the provider alert", async || {
+        let b = server
+            .get(
+                "/api/v1/alerts?rule=integration_provider_success_rate",
+                &root,
+            )
+            .await
+            .body;
+        b["data"].as_array().filter(|d| !d.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(
+        alerts[0]["key"],
+        "integration_provider_success_rate:sms.tencent"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = server
+        .get(
+            "/api/v1/alerts?rule=integration_provider_success_rate",
+            &root,
+        )
+        .await
+        .body;
+    assert_eq!(
+        again["data"].as_array().unwrap().len(),
+        1,
+        "one fault, one alert: {again}"
+    );
+    let outside = server
+        .get("/api/v1/alerts?rule=outside_success_rate", &root)
+        .await
+        .body;
+    assert_eq!(outside["data"], json!([]), "not alerted twice: {outside}");
+
+    // A bad request is refused before anything is stored or sent.
+    let bad = server
+        .post(
+            "/api/v1/integrations/sms",
+            &admin,
+            json!({ "phone": "12", "template": "x y" }),
+        )
+        .await;
+    let d = bad.assert_error(422, "VALIDATION_ERROR");
+    assert!(
+        d["field_errors"]["phone"].is_array() && d["field_errors"]["template"].is_array(),
+        "{d}"
+    );
+    // Another tenant does not see the messages.
+    let (_, other) = server.tenant(&root, "sms-2").await;
+    server
+        .get("/api/v1/integrations/sms/fo-1", &other)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert_eq!(
+        server
+            .get("/api/v1/integrations/sms/fo-1", &admin)
+            .await
+            .body["status"],
+        "sent"
+    );
+}
+
+#[tokio::test]
+async fn an_sms_accepted_while_every_provider_is_down_is_sent_once_after_a_restart() {
+    let tencent_state = Arc::new(Mutex::new(fake::Sms {
+        down: true,
+        ..Default::default()
+    }));
+    let aliyun_state = Arc::new(Mutex::new(fake::Sms {
+        down: true,
+        ..Default::default()
+    }));
+    let tencent = fake::tencent_sms(tencent_state.clone()).await;
+    let aliyun = fake::aliyun_sms(aliyun_state.clone()).await;
+    let store = Store::new().await;
+    let config = write_config(&store, &sms_yaml(&tencent, &aliyun));
+    let env = sms_env(&config);
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "outbox").await;
+    let r = send_sms(&server, &admin, "13900000001", "outage-1").await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["status"], "pending", "queued, not lost: {}", r.body);
+    assert!(
+        r.body["last_error"].as_str().unwrap().contains("tencent"),
+        "{}",
+        r.body
+    );
+    // The same message again is the same message.
+    let again = send_sms(&server, &admin, "13900000001", "outage-1").await;
+    assert_eq!(again.body["message_id"], "outage-1");
+    drop(server);
+
+    // The providers come back while no server runs; two replicas then start together.
+    tencent_state.lock().unwrap().down = false;
+    aliyun_state.lock().unwrap().down = false;
+    let a = start(&store, &env).await;
+    let b = start(&store, &env).await;
+    let token = a.token(Some("outbox"), "admin", "admin-password").await;
+    let sent = eventually("delivery after the restart", async || {
+        let m = a
+            .get("/api/v1/integrations/sms/outage-1", &token)
+            .await
+            .body;
+        (m["status"] == "sent").then_some(m)
+    })
+    .await;
+    assert_eq!(sent["provider"], "tencent", "back to the first provider");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deliveries: Vec<_> = tencent_state
+        .lock()
+        .unwrap()
+        .sent
+        .iter()
+        .chain(aliyun_state.lock().unwrap().sent.iter())
+        .filter(|(id, _)| id == "outage-1")
+        .cloned()
+        .collect();
+    assert_eq!(
+        deliveries.len(),
+        1,
+        "exactly once across the restart and both replicas: {deliveries:?}"
+    );
+    assert_eq!(deliveries[0].1, "+8613900000001");
+    drop(b);
+}
+
+fn payment_yaml(wechat: &str, alipay: &str) -> String {
+    format!(
+        r#"
+payment:
+  wechatpay:
+    priority: 1
+    timeout_secs: 1
+    mchid: "1900000109"
+    appid: "wxd678efh567hg6787"
+    merchant_serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+    merchant_private_key: "${{E2E_WECHAT_MERCHANT_KEY}}"
+    apiv3_key: "${{E2E_WECHAT_APIV3_KEY}}"
+    platform_public_key_id: "${{E2E_WECHAT_PUB_KEY_ID}}"
+    platform_public_key: "${{E2E_WECHAT_PUB_KEY}}"
+    notify_url: "https://shop.example.com/api/v1/integrations/callbacks/wechatpay"
+    base_url: "{wechat}"
+  alipay:
+    priority: 2
+    app_id: "2021000123456789"
+    app_private_key: "${{E2E_ALIPAY_APP_KEY}}"
+    alipay_public_key: "${{E2E_ALIPAY_PUBLIC_KEY}}"
+    notify_url: "https://shop.example.com/api/v1/integrations/callbacks/alipay"
+    gateway: "{alipay}"
+"#
+    )
+}
+
+fn payment_env(config: &str) -> Vec<(&'static str, String)> {
+    let w = fake::vector_keys("wechatpay", "01-native-prepay");
+    let a = fake::vector_keys("alipay", "01-trade-precreate");
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    vec![
+        ("INTEGRATIONS_CONFIG", config.to_string()),
+        ("E2E_WECHAT_MERCHANT_KEY", s(&w, "merchant_private_key_pem")),
+        ("E2E_WECHAT_APIV3_KEY", s(&w, "apiv3_key")),
+        ("E2E_WECHAT_PUB_KEY_ID", s(&w, "platform_public_key_id")),
+        ("E2E_WECHAT_PUB_KEY", s(&w, "platform_public_key_pem")),
+        ("E2E_ALIPAY_APP_KEY", s(&a, "app_private_key_pkcs1_pem")),
+        (
+            "E2E_ALIPAY_PUBLIC_KEY",
+            s(&a, "alipay_public_key_bare_base64"),
+        ),
+    ]
+}
+
+async fn post_raw(
+    server: &Server,
+    path: &str,
+    headers: &[(String, String)],
+    body: String,
+) -> (u16, String) {
+    let mut req = server
+        .http
+        .post(format!("{}{path}", server.base))
+        .body(body);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn payments_fail_over_safely_and_notifications_apply_once() {
+    let wechat_state = Arc::new(Mutex::new(fake::Wechat::default()));
+    let alipay_state = Arc::new(Mutex::new(fake::Alipay::default()));
+    let (wechat, platform) = fake::wechat(wechat_state.clone()).await;
+    let (alipay, alipay_signer) = fake::alipay(alipay_state.clone()).await;
+    let store = Store::new().await;
+    let config = write_config(&store, &payment_yaml(&wechat, &alipay));
+    let env = payment_env(&config);
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "pay").await;
+    let create = |body: Value, key: &'static str| {
+        let (server, admin) = (&server, &admin);
+        async move {
+            server
+                .call_with(
+                    Method::POST,
+                    "/api/v1/integrations/payments",
+                    Some(admin),
+                    Some(body),
+                    &[("Idempotency-Key", key)],
+                )
+                .await
+        }
+    };
+
+    // WeChat Pay takes a QR payment; the fake checked our signature, we checked its.
+    let p = create(
+        json!({ "channel": "qr", "amount": 100, "description": "会员月卡" }),
+        "pay-1",
+    )
+    .await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    assert_eq!(p.body["provider"], "wechatpay");
+    assert_eq!(p.body["status"], "pending");
+    let no = p.body["out_trade_no"].as_str().unwrap().to_string();
+    assert_eq!(
+        p.body["client_data"]["code_url"],
+        format!("weixin://wxpay/bizpayurl?pr={no}")
+    );
+    let replay = create(
+        json!({ "channel": "qr", "amount": 100, "description": "会员月卡" }),
+        "pay-1",
+    )
+    .await;
+    assert_eq!(replay.body["id"], p.body["id"], "an idempotent replay");
+    assert_eq!(wechat_state.lock().unwrap().calls, 1);
+
+    // The payment notification: verified, decrypted, applied once.
+    let apiv3 = fake::vector_keys("wechatpay", "01-native-prepay")["apiv3_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resource = json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": no, "transaction_id": "4200000000202612010000000001",
+        "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-12-01T10:00:00+08:00", "amount": { "total": 100, "payer_total": 100, "currency": "CNY" } });
+    let (headers, body) =
+        fake::wechat_notification(&platform, &apiv3, "TRANSACTION.SUCCESS", &resource);
+    let (status, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/wechatpay",
+        &headers,
+        body.clone(),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, ""));
+    let id = p.body["id"].as_i64().unwrap();
+    let paid = server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
+        .await
+        .body;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    assert_eq!(paid["provider_trade_no"], "4200000000202612010000000001");
+    // The provider resends it: acknowledged, no second effect.
+    let (status, _) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/wechatpay",
+        &headers,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let audit = server
+        .get(
+            "/api/v1/audit-logs?action=integrations.payment.status",
+            &admin,
+        )
+        .await
+        .body;
+    assert_eq!(
+        audit["data"].as_array().unwrap().len(),
+        1,
+        "applied once: {audit}"
+    );
+    // A tampered body is refused as WeChat Pay expects, and changes nothing.
+    let tampered = body.replace("encrypt-resource", "encrypt-resourcf");
+    let (status, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/wechatpay",
+        &headers,
+        tampered,
+    )
+    .await;
+    assert_eq!(
+        status, 500,
+        "WeChat Pay's SDK answers a refused notification 500: {text}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["code"],
+        "FAIL"
+    );
+
+    // A refund at the payment's provider.
+    let r = server
+        .call_with(
+            Method::POST,
+            &format!("/api/v1/integrations/payments/{id}/refunds"),
+            Some(&admin),
+            Some(json!({ "amount": 40, "reason": "少发一件" })),
+            &[("Idempotency-Key", "refund-1")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["status"], "success");
+    let too_much = server
+        .post(
+            &format!("/api/v1/integrations/payments/{id}/refunds"),
+            &admin,
+            json!({ "amount": 61 }),
+        )
+        .await;
+    assert_eq!(
+        too_much.assert_error(409, "REFUND_EXCEEDS_PAYMENT")["refundable"],
+        60
+    );
+    let partly = server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
+        .await
+        .body;
+    assert_eq!(
+        (
+            partly["status"].as_str(),
+            partly["refunded_amount"].as_i64()
+        ),
+        (Some("partially_refunded"), Some(40))
+    );
+
+    // WeChat Pay never answers: asked first, it has no such order — Alipay takes it.
+    wechat_state.lock().unwrap().hang = true;
+    let p2 = create(
+        json!({ "channel": "qr", "amount": 8888, "description": "Iphone6 16G" }),
+        "pay-2",
+    )
+    .await;
+    assert_eq!(p2.status, 201, "{}", p2.body);
+    assert_eq!(p2.body["provider"], "alipay");
+    let no2 = p2.body["out_trade_no"].as_str().unwrap().to_string();
+    assert_eq!(
+        p2.body["client_data"]["qr_code"],
+        format!("https://qr.alipay.com/{no2}")
+    );
+    assert_eq!(alipay_state.lock().unwrap().refused_signatures, 0);
+    wechat_state.lock().unwrap().hang = false;
+
+    // The Alipay notification: "success", applied; tampered: "fail", nothing.
+    let fields = [
+        ("app_id", "2021000123456789"),
+        ("notify_id", "n-2"),
+        ("notify_type", "trade_status_sync"),
+        ("out_trade_no", no2.as_str()),
+        ("trade_no", "2026120122001400001"),
+        ("trade_status", "TRADE_SUCCESS"),
+        ("total_amount", "88.88"),
+        ("subject", "Iphone6 16G"),
+        ("body", ""),
+    ];
+    let form = fake::alipay_notification(&alipay_signer, &fields);
+    let form_headers = [(
+        "Content-Type".to_string(),
+        "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+    )];
+    let forged = form.replace("total_amount=88.88", "total_amount=0.01");
+    let (status, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/alipay",
+        &form_headers,
+        forged,
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, "fail"));
+    let id2 = p2.body["id"].as_i64().unwrap();
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/integrations/payments/{id2}"), &admin)
+            .await
+            .body["status"],
+        "pending"
+    );
+    let (status, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/alipay",
+        &form_headers,
+        form.clone(),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, "success"));
+    let (_, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/alipay",
+        &form_headers,
+        form,
+    )
+    .await;
+    assert_eq!(text, "success", "a resend is acknowledged");
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/integrations/payments/{id2}"), &admin)
+            .await
+            .body["status"],
+        "paid"
+    );
+
+    // Page pay (Alipay only): a signed redirect URL and form, no call.
+    let page = create(json!({ "channel": "page", "amount": 19900, "description": "会员年卡", "return_url": "https://shop.example.com/back" }), "pay-3").await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    assert!(page.body["client_data"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("method=alipay.trade.page.pay"));
+    assert!(page.body["client_data"]["form"]["fields"]["biz_content"]
+        .as_str()
+        .unwrap()
+        .contains("FAST_INSTANT_TRADE_PAY"));
+
+    // WeChat Pay failing for a JSAPI payment (only it offers the channel): 503, the
+    // seed's payment fallback.
+    wechat_state.lock().unwrap().down = true;
+    let none = create(
+        json!({ "channel": "jsapi", "amount": 100, "description": "x", "openid": "o-1" }),
+        "pay-4",
+    )
+    .await;
+    none.assert_error(503, "PAYMENT_SERVICE_UNAVAILABLE");
+    // Close a pending payment at its provider.
+    wechat_state.lock().unwrap().down = false;
+    let p5 = create(
+        json!({ "channel": "h5", "amount": 100, "description": "x", "client_ip": "203.0.113.9" }),
+        "pay-5",
+    )
+    .await;
+    assert_eq!(p5.body["provider"], "wechatpay", "{}", p5.body);
+    let closed = server
+        .post(
+            &format!("/api/v1/integrations/payments/{}/close", p5.body["id"]),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed.body["status"], "closed", "{}", closed.body);
+
+    // Other tenants see none of it; bad input is refused.
+    let (_, other) = server.tenant(&root, "pay-2").await;
+    server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &other)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    let bad = server
+        .post(
+            "/api/v1/integrations/payments",
+            &admin,
+            json!({ "channel": "qr", "amount": 0, "description": "" }),
+        )
+        .await;
+    assert!(bad.assert_error(422, "VALIDATION_ERROR")["field_errors"]["amount"].is_array());
+    server
+        .post(
+            "/api/v1/integrations/payments",
+            &admin,
+            json!({ "channel": "carrier-pigeon", "amount": 1, "description": "x" }),
+        )
+        .await
+        .assert_error(400, "INVALID_REQUEST_BODY");
+    assert_eq!(
+        wechat_state.lock().unwrap().refused_signatures,
+        0,
+        "WeChat Pay accepted every signature"
+    );
+
+    let logs = server.logs();
+    for secret in [apiv3.as_str(), "BEGIN PRIVATE KEY"] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
+
+fn storage_yaml(cos: &str, root: &str) -> String {
+    format!(
+        r#"
+storage:
+  cos:
+    priority: 1
+    secret_id: "{}"
+    secret_key: "{}"
+    bucket: "examplebucket-1250000000"
+    region: "ap-guangzhou"
+    endpoint: "{cos}"
+  local:
+    priority: 2
+    root: "{root}"
+captcha:
+  chaojiying:
+    user: "{}"
+    password: "{}"
+    softid: "96001"
+    endpoint: "{{CJY}}"
+"#,
+        fake::COS_ID,
+        fake::COS_KEY,
+        fake::CJY_USER,
+        fake::CJY_PASSWORD
+    )
+}
+
+#[tokio::test]
+async fn storage_fails_over_presigns_and_captcha_recognises() {
+    let cos_state = Arc::new(Mutex::new(fake::Cos::default()));
+    let cos = fake::cos(cos_state.clone()).await;
+    let cjy = fake::chaojiying().await;
+    let store = Store::new().await;
+    let root_dir = store.dir.path().join("files");
+    let yaml = storage_yaml(&cos, &root_dir.display().to_string()).replace("{CJY}", &cjy);
+    let config = write_config(&store, &yaml);
+    let server = start(
+        &store,
+        &[
+            ("INTEGRATIONS_CONFIG", config),
+            ("INTEGRATIONS_RELOAD_SECS", "1".into()),
+        ],
+    )
+    .await;
+    let root = server.root_token().await;
+    let (tenant, admin) = server.tenant(&root, "files").await;
+    let put = |key: &str, body: &'static [u8]| {
+        let (server, admin, key) = (&server, &admin, key.to_string());
+        async move {
+            let res = server
+                .http
+                .put(format!(
+                    "{}/api/v1/integrations/storage/objects/{key}",
+                    server.base
+                ))
+                .bearer_auth(admin)
+                .header("Content-Type", "image/png")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            crate::support::Reply::from_response(res).await
+        }
+    };
+    let get = |key: &str| {
+        let (server, admin, key) = (&server, &admin, key.to_string());
+        async move {
+            server
+                .http
+                .get(format!(
+                    "{}/api/v1/integrations/storage/objects/{key}",
+                    server.base
+                ))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let r = put("商品/主图 1.png", b"\x89PNG-one").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["provider"], "cos");
+    assert!(
+        cos_state
+            .lock()
+            .unwrap()
+            .objects
+            .contains_key(&format!("/tenants/{tenant}/商品/主图 1.png")),
+        "under the tenant's prefix"
+    );
+    let got = get("商品/主图 1.png").await;
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG-one");
+
+    // COS down: the next store takes the write, and reads find it there.
+    cos_state.lock().unwrap().down = true;
+    let r = put("banner.png", b"\x89PNG-two").await;
+    assert_eq!(r.body["provider"], "local", "{}", r.body);
+    assert!(root_dir
+        .join(format!("tenants/{tenant}/banner.png"))
+        .exists());
+    let got = get("banner.png").await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["x-storage-provider"], "local");
+    // Reading what only COS has while it is down: 503, not 404.
+    get("商品/主图 1.png")
+        .await
+        .status()
+        .as_u16()
+        .eq(&503)
+        .then_some(())
+        .expect("503 while the store that may have it is down");
+
+    // A presigned URL of the local store works without a token, until it expires.
+    let p = server
+        .post(
+            "/api/v1/integrations/storage/presign",
+            &admin,
+            json!({ "key": "banner.png", "method": "GET", "expires_secs": 60 }),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let url = p.body["url"].as_str().unwrap().to_string();
+    let direct = server
+        .http
+        .get(format!("{}{url}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 200);
+    assert_eq!(direct.bytes().await.unwrap().as_ref(), b"\x89PNG-two");
+    let forged = url.replace("method=GET", "method=PUT");
+    assert_eq!(
+        server
+            .http
+            .get(format!("{}{forged}", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // COS back: a presigned COS URL the fake accepts.
+    cos_state.lock().unwrap().down = false;
+    let cos_url = eventually("the COS breaker closing", async || {
+        let p = server
+            .post(
+                "/api/v1/integrations/storage/presign",
+                &admin,
+                json!({ "key": "商品/主图 1.png", "method": "GET" }),
+            )
+            .await;
+        (p.body["provider"] == "cos").then(|| p.body["url"].as_str().unwrap().to_string())
+    })
+    .await;
+    let fetched = server.http.get(cos_url).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), b"\x89PNG-one");
+
+    // Keys cannot escape the tenant's prefix; other tenants see nothing.
+    let escape = put("../other/x.png", b"x").await;
+    assert!(
+        escape.status == 422 || escape.status == 404,
+        "{}",
+        escape.status
+    );
+    let (_, other) = server.tenant(&root, "files-2").await;
+    let res = server
+        .http
+        .get(format!(
+            "{}/api/v1/integrations/storage/objects/banner.png",
+            server.base
+        ))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let deleted = server
+        .call(
+            Method::DELETE,
+            "/api/v1/integrations/storage/objects/banner.png",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(get("banner.png").await.status(), 404);
+    assert_eq!(
+        cos_state.lock().unwrap().refused_signatures,
+        0,
+        "COS accepted every signature"
+    );
+
+    // Captcha through Chaojiying (the fake checks the MD5 password).
+    use base64::Engine;
+    let image = base64::engine::general_purpose::STANDARD.encode(b"GIF89a-captcha");
+    let c = server
+        .post(
+            "/api/v1/integrations/captcha/recognize",
+            &admin,
+            json!({ "image_base64": image, "codetype": "1902" }),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(
+        (c.body["provider"].as_str(), c.body["answer"].as_str()),
+        (Some("chaojiying"), Some("8vka"))
+    );
+    assert_eq!(c.body["pic_id"], "chaojiying:1662228516102");
+    let rep = server
+        .post(
+            "/api/v1/integrations/captcha/report",
+            &admin,
+            json!({ "pic_id": c.body["pic_id"] }),
+        )
+        .await;
+    assert_eq!(rep.status, 204, "{}", rep.body);
+    let bal = server
+        .get("/api/v1/integrations/captcha/balance", &admin)
+        .await
+        .body;
+    assert_eq!(bal[0]["points"], 821690);
+}
+
+#[tokio::test]
+async fn providers_change_live_and_their_secrets_never_show() {
+    let tencent_state = Arc::new(Mutex::new(fake::Sms::default()));
+    let aliyun_state = Arc::new(Mutex::new(fake::Sms::default()));
+    let tencent = fake::tencent_sms(tencent_state.clone()).await;
+    let aliyun = fake::aliyun_sms(aliyun_state.clone()).await;
+    let store = Store::new().await;
+    let config = write_config(&store, &sms_yaml(&tencent, &aliyun));
+    let server = start(&store, &sms_env(&config)).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "live").await;
+
+    let providers = server.get("/api/v1/integrations/providers", &root).await;
+    assert_eq!(providers.status, 200, "{}", providers.body);
+    let text = providers.body.to_string();
+    assert!(
+        !text.contains(fake::TENCENT_KEY) && !text.contains(fake::ALIYUN_SECRET),
+        "{text}"
+    );
+    assert_eq!(providers.body[0]["settings"]["secret_key"], "***", "{text}");
+    assert_eq!(
+        providers.body[1]["settings"]["access_key_secret"], "***",
+        "{text}"
+    );
+    // Tenant admins cannot change the platform's providers.
+    server
+        .call(
+            Method::PUT,
+            "/api/v1/integrations/providers/sms/tencent",
+            Some(&admin),
+            Some(json!({ "enabled": false })),
+        )
+        .await
+        .assert_error(403, "INSUFFICIENT_PERMISSIONS");
+
+    // Through the API: Tencent off, live.
+    let r = server
+        .call(
+            Method::PUT,
+            "/api/v1/integrations/providers/sms/tencent",
+            Some(&root),
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["enabled"], false);
+    let s = send_sms(&server, &admin, "13700000001", "live-1").await;
+    assert_eq!(s.body["provider"], "aliyun", "{}", s.body);
+    server
+        .call(
+            Method::PUT,
+            "/api/v1/integrations/providers/sms/nobody",
+            Some(&root),
+            Some(json!({ "enabled": true })),
+        )
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+
+    // Through the file: Aliyun first now (the override on Tencent stays).
+    let yaml = sms_yaml(&tencent, &aliyun).replace("priority: 2", "priority: 0");
+    std::fs::write(&config, yaml).unwrap();
+    eventually("the file reload", async || {
+        let h = server.get("/api/v1/integrations/health", &admin).await.body;
+        h["providers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == "aliyun" && p["priority"] == 0)
+            .cloned()
+    })
+    .await;
+    // A broken file is refused and reported; the providers in force stay.
+    std::fs::write(
+        &config,
+        "sms:\n  tencent:\n    secret_id: \"${E2E_NOT_SET}\"\n",
+    )
+    .unwrap();
+    let h = eventually("the refused reload", async || {
+        let h = server.get("/api/v1/integrations/health", &admin).await.body;
+        h["reload_error"].as_str().map(|_| h.clone())
+    })
+    .await;
+    assert!(
+        h["reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("sms.tencent.secret_id: environment variable `E2E_NOT_SET` is not set"),
+        "{h}"
+    );
+    let s = send_sms(&server, &admin, "13700000002", "live-2").await;
+    assert_eq!(s.body["status"], "sent", "{}", s.body);
+
+    let logs = server.logs();
+    for secret in [fake::TENCENT_KEY, fake::ALIYUN_SECRET, "13700000001"] {
+        assert!(!logs.contains(secret), "`{secret}` reached the logs");
+    }
+}
