@@ -13,6 +13,7 @@ mod m20261121_000007_kuaishou_events;
 mod m20261121_000008_kuaishou_orders;
 mod m20261201_000009_kuaishou_event_dispatch;
 mod m20261201_000010_integrations;
+mod m20261201_000011_integrations_sms_delivery;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_kuaishou_orders::Migration),
             Box::new(m20261201_000009_kuaishou_event_dispatch::Migration),
             Box::new(m20261201_000010_integrations::Migration),
+            Box::new(m20261201_000011_integrations_sms_delivery::Migration),
         ]
     }
 }

@@ -375,6 +375,8 @@ pub struct Sms {
     pub down: bool,
     /// (message id, phone) of every accepted message.
     pub sent: Vec<(String, String)>,
+    /// The provider's id of each, in the same order; every one is reported delivered.
+    pub serials: Vec<String>,
     pub refused_signatures: usize,
     pub attempts: usize,
 }
@@ -420,6 +422,25 @@ async fn tencent_api(
         return HttpResponse::Ok().json(json!({ "Response": { "Error": { "Code": "AuthFailure.SignatureFailure", "Message": "signature mismatch" }, "RequestId": nonce() } }));
     }
     let request: Value = serde_json::from_str(&body).unwrap_or_default();
+    if header(&req, "X-TC-Action") == "PullSmsSendStatusByPhoneNumber" {
+        let phone = request["PhoneNumber"].as_str().unwrap_or_default();
+        if request["SmsSdkAppId"].as_str().is_none()
+            || !request["BeginTime"].is_i64()
+            || !request["Limit"].is_i64()
+        {
+            return HttpResponse::Ok().json(json!({ "Response": { "Error": { "Code": "MissingParameter", "Message": "SmsSdkAppId, BeginTime and Limit are required" }, "RequestId": nonce() } }));
+        }
+        let receipts: Vec<Value> = s
+            .sent
+            .iter()
+            .zip(&s.serials)
+            .filter(|((_, p), _)| p == phone)
+            .map(|(_, serial)| json!({ "UserReceiveTime": "2026-12-01 12:00:05", "CountryCode": "86", "PhoneNumber": phone, "SerialNo": serial, "ReportStatus": "SUCCESS", "Description": "DELIVRD", "SessionContext": "" }))
+            .collect();
+        return HttpResponse::Ok().json(
+            json!({ "Response": { "PullSmsSendStatusSet": receipts, "RequestId": nonce() } }),
+        );
+    }
     let phone = request["PhoneNumberSet"][0]
         .as_str()
         .unwrap_or_default()
@@ -431,7 +452,9 @@ async fn tencent_api(
             .to_string(),
         phone.clone(),
     ));
-    HttpResponse::Ok().json(json!({ "Response": { "SendStatusSet": [{ "SerialNo": format!("2433:{}", nonce()), "PhoneNumber": phone, "Fee": 1, "SessionContext": request["SessionContext"], "Code": "Ok", "Message": "send success", "IsoCode": "CN" }], "RequestId": nonce() } }))
+    let serial = format!("2433:{}", nonce());
+    s.serials.push(serial.clone());
+    HttpResponse::Ok().json(json!({ "Response": { "SendStatusSet": [{ "SerialNo": serial, "PhoneNumber": phone, "Fee": 1, "SessionContext": request["SessionContext"], "Code": "Ok", "Message": "send success", "IsoCode": "CN" }], "RequestId": nonce() } }))
 }
 
 pub async fn tencent_sms(state: Shared<Sms>) -> String {
@@ -485,8 +508,31 @@ async fn aliyun_api(req: HttpRequest, body: String, state: web::Data<Shared<Sms>
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    if header(&req, "x-acs-action") == "QuerySendDetails" {
+        let date_ok =
+            get("SendDate").len() == 8 && get("SendDate").bytes().all(|b| b.is_ascii_digit());
+        if !date_ok || get("PhoneNumber").is_empty() {
+            return HttpResponse::Ok().json(json!({ "Code": "isv.INVALID_PARAMETERS", "Message": "PhoneNumber and SendDate (yyyyMMdd) are required" }));
+        }
+        let known = s
+            .serials
+            .iter()
+            .zip(&s.sent)
+            .any(|(id, (_, phone))| *id == get("BizId") && *phone == get("PhoneNumber"));
+        let details: Vec<Value> = if known {
+            vec![
+                json!({ "SendStatus": 3, "ErrCode": "DELIVERED", "ReceiveDate": "2026-12-01 12:00:05", "PhoneNum": get("PhoneNumber") }),
+            ]
+        } else {
+            vec![]
+        };
+        return HttpResponse::Ok().json(json!({ "Code": "OK", "Message": "OK", "TotalCount": details.len(), "SmsSendDetailDTOs": { "SmsSendDetailDTO": details }, "RequestId": nonce() }));
+    }
+    let serial = format!("9006^{}", nonce());
     s.sent.push((get("OutId"), get("PhoneNumbers")));
-    HttpResponse::Ok().json(json!({ "Code": "OK", "Message": "OK", "BizId": format!("9006^{}", nonce()), "RequestId": nonce() }))
+    s.serials.push(serial.clone());
+    HttpResponse::Ok()
+        .json(json!({ "Code": "OK", "Message": "OK", "BizId": serial, "RequestId": nonce() }))
 }
 
 pub async fn aliyun_sms(state: Shared<Sms>) -> String {

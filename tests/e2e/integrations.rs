@@ -120,6 +120,17 @@ async fn an_sms_outage_fails_over_opens_the_breaker_and_raises_one_alert() {
         );
     }
     assert_eq!(aliyun_state.lock().unwrap().sent.len(), 8);
+    // Aliyun's delivery report (QuerySendDetails by BizId and the Beijing send date).
+    let before = server.get("/api/v1/integrations/sms/fo-0", &admin).await;
+    assert_eq!(before.body["delivery"], Value::Null, "not asked yet");
+    let report = server
+        .get("/api/v1/integrations/sms/fo-0?refresh=true", &admin)
+        .await;
+    assert_eq!(report.body["delivery"], "delivered", "{}", report.body);
+    assert_eq!(
+        report.body["delivery_detail"],
+        "DELIVERED at 2026-12-01 12:00:05"
+    );
     assert_eq!(
         aliyun_state.lock().unwrap().refused_signatures,
         0,
@@ -264,6 +275,17 @@ async fn an_sms_accepted_while_every_provider_is_down_is_sent_once_after_a_resta
     );
     assert_eq!(deliveries[0].1, "+8613900000001");
     drop(b);
+
+    // The delivery report, from the provider that sent it (Tencent's receipts).
+    let report = a
+        .get("/api/v1/integrations/sms/outage-1?refresh=true", &token)
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert_eq!(report.body["delivery"], "delivered", "{}", report.body);
+    assert_eq!(
+        report.body["delivery_detail"],
+        "SUCCESS DELIVRD at 2026-12-01 12:00:05"
+    );
 }
 
 fn payment_yaml(wechat: &str, alipay: &str) -> String {

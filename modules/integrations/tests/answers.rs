@@ -19,6 +19,16 @@ fn vector(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A vector's recorded answer: HTTP status and JSON body.
+fn answer(name: &str) -> (u16, Value) {
+    let v = vector(name);
+    let r = &v["expected"]["response"];
+    (
+        r["http_status"].as_u64().unwrap() as u16,
+        serde_json::from_str(r["body"].as_str().unwrap()).unwrap(),
+    )
+}
+
 fn names(provider: &str) -> Vec<String> {
     let dir = format!(
         "{}/tests/fixtures/vectors/{provider}",
@@ -184,21 +194,13 @@ fn alipay_answers_are_verified_over_their_raw_text() {
 #[test]
 fn sms_answers_are_read_as_the_providers_mean_them() {
     // Tencent: per-number `Code`, `Response.Error` with HTTP 200.
-    let body = |name: &str| -> (u16, Value) {
-        let v = vector(name);
-        let r = &v["expected"]["response"];
-        (
-            r["http_status"].as_u64().unwrap() as u16,
-            serde_json::from_str(r["body"].as_str().unwrap()).unwrap(),
-        )
-    };
     for name in [
         "tencent-sms/04-sdk-sendsms-basic",
         "tencent-sms/07-sdk-sendsms-temporary-credentials",
         "tencent-sms/08-sdk-sendsms-get-method",
         "tencent-sms/09-sdk-sendsms-utc-date-boundary",
     ] {
-        let (_, b) = body(name);
+        let (_, b) = answer(name);
         let accepted = tencent_sms::read_send(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             accepted.provider_message_id,
@@ -208,12 +210,12 @@ fn sms_answers_are_read_as_the_providers_mean_them() {
             "{name}"
         );
     }
-    let (_, b) = body("tencent-sms/05-sdk-sendsms-multi-partial-failure");
+    let (_, b) = answer("tencent-sms/05-sdk-sendsms-multi-partial-failure");
     assert!(
         tencent_sms::read_send(&b).is_ok(),
         "the first number was accepted"
     );
-    let (_, b) = body("tencent-sms/06-sdk-sendsms-error-signature-failure");
+    let (_, b) = answer("tencent-sms/06-sdk-sendsms-error-signature-failure");
     assert!(
         matches!(tencent_sms::read_send(&b), Err(ProviderError::Unavailable(m)) if m.starts_with("AuthFailure.SignatureFailure")),
         "our credentials failing is the provider being unusable, not the message's fault"
@@ -233,7 +235,7 @@ fn sms_answers_are_read_as_the_providers_mean_them() {
         "aliyun-sms/07-sdk-tea-sendsms-rpc-v2",
         "aliyun-sms/08-sdk-tea-sendsms-acs3-sts-token",
     ] {
-        let (status, b) = body(name);
+        let (status, b) = answer(name);
         let accepted = aliyun_sms::read_send(status, &b).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             accepted.provider_message_id,
@@ -241,14 +243,47 @@ fn sms_answers_are_read_as_the_providers_mean_them() {
             "{name}"
         );
     }
-    let (status, b) = body("aliyun-sms/09-sdk-tea-sendsms-business-error-http200");
+    let (status, b) = answer("aliyun-sms/09-sdk-tea-sendsms-business-error-http200");
     assert!(
         matches!(aliyun_sms::read_send(status, &b), Err(ProviderError::Rejected { code, .. }) if code == "isv.BUSINESS_LIMIT_CONTROL")
     );
-    let (status, b) = body("aliyun-sms/10-sdk-tea-sendsms-signature-mismatch-http400");
+    let (status, b) = answer("aliyun-sms/10-sdk-tea-sendsms-signature-mismatch-http400");
     assert!(
         matches!(aliyun_sms::read_send(status, &b), Err(ProviderError::Unavailable(m)) if m.contains("SignatureDoesNotMatch"))
     );
+}
+
+#[test]
+fn sms_delivery_reports_are_read() {
+    // Tencent: the receipt whose SerialNo is the one SendSms returned.
+    let (_, b) = answer("tencent-sms/10-sdk-pullsmssendstatus");
+    let report = tencent_sms::read_delivery(&b, "2433:108422963915225017822830021")
+        .unwrap()
+        .expect("a receipt for this serial number");
+    assert!(report.delivered);
+    assert_eq!(report.detail, "SUCCESS DELIVRD at 2023-11-14 22:14:00");
+    assert_eq!(
+        tencent_sms::read_delivery(&b, "2433:another").unwrap(),
+        None,
+        "no receipt yet"
+    );
+    // Aliyun: SendStatus 3 is delivered.
+    let (status, b) = answer("aliyun-sms/11-sdk-legacy-querysenddetails");
+    let report = aliyun_sms::read_delivery(status, &b)
+        .unwrap()
+        .expect("a report");
+    assert!(report.delivered);
+    assert_eq!(report.detail, "DELIVERED at 2023-11-14 22:13:25");
+    let failed = serde_json::json!({ "Code": "OK", "SmsSendDetailDTOs": { "SmsSendDetailDTO": [
+        { "SendStatus": 2, "ErrCode": "MOBILE_NOT_ON_SERVICE", "ReceiveDate": "2023-11-14 22:13:30" } ] } });
+    assert!(
+        !aliyun_sms::read_delivery(200, &failed)
+            .unwrap()
+            .unwrap()
+            .delivered
+    );
+    let waiting = serde_json::json!({ "Code": "OK", "SmsSendDetailDTOs": { "SmsSendDetailDTO": [ { "SendStatus": 1 } ] } });
+    assert_eq!(aliyun_sms::read_delivery(200, &waiting).unwrap(), None);
 }
 
 #[test]

@@ -1,11 +1,15 @@
 //! `/captcha`: recognise an image, report a wrong answer, the providers' points.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
+use shopops_kernel::http::RequestContext;
+use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppError, AppResult, Kernel};
 use utoipa::ToSchema;
 
@@ -54,7 +58,7 @@ pub async fn recognize(
     Ok(HttpResponse::Ok().json(Recognized { provider, answer }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     /// As `recognize` returned it.
@@ -62,18 +66,47 @@ pub struct ReportRequest {
 }
 
 /// Report a wrong answer so its points are refunded (permission
-/// `integrations:captcha`).
+/// `integrations:captcha`; audited).
 #[utoipa::path(post, path = "/captcha/report", tag = "integrations", request_body = ReportRequest,
-    responses((status = 204), (status = 400, body = ErrorEnvelope)), security(("bearer" = [])))]
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn report(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
     principal: Principal,
+    ctx: RequestContext,
+    req: HttpRequest,
     body: web::Json<ReportRequest>,
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:captcha")?;
-    svc::report_error(&state.manager, &body.pic_id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let idem =
+        IdempotencyRequest::from_request(&req, &principal, "integrations.captcha.report", &*body)?;
+    let (manager, pic_id) = (&state.manager, &body.pic_id);
+    idempotency::execute_outside(
+        &kernel,
+        idem,
+        async || svc::report_error(manager, pic_id).await,
+        async |txn, ()| {
+            audit::record(
+                txn,
+                &ctx,
+                &principal.actor(),
+                Change {
+                    tenant_id: principal.tenant_id,
+                    action: "integrations.captcha.report",
+                    target_type: "captcha",
+                    target_id: pic_id.clone(),
+                    summary: json!({}),
+                },
+            )
+            .await?;
+            Ok(WriteOutcome {
+                status: StatusCode::NO_CONTENT,
+                body: serde_json::Value::Null,
+            })
+        },
+    )
+    .await
 }
 
 /// Each captcha provider's remaining points (permission `integrations:read`).

@@ -12,7 +12,7 @@ use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
 use utoipa::IntoParams;
 
-use super::State;
+use super::{ReadQuery, State};
 use crate::entities::payment;
 use crate::service::payments::{self as svc, NewPayment, NewRefund, PaymentView, RefundView};
 
@@ -92,14 +92,6 @@ pub async fn list_payments(
         .all(&kernel.db)
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |p| p.id).map(svc::view)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReadQuery {
-    /// Ask the provider first (and record what changed).
-    #[serde(default)]
-    pub refresh: bool,
 }
 
 /// One payment (permission `integrations:read`); `?refresh=true` asks its provider.

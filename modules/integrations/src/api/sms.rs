@@ -11,7 +11,7 @@ use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
 
-use super::State;
+use super::{ReadQuery, State};
 use crate::service::sms::{self as svc, NewSms, SmsView};
 
 /// Send an SMS from a template (permission `integrations:sms`). It is stored before
@@ -82,15 +82,22 @@ pub async fn send_sms(
     .await
 }
 
-/// One message's state (permission `integrations:read`).
-#[utoipa::path(get, path = "/sms/{message_id}", tag = "integrations", params(("message_id" = String, Path)),
-    responses((status = 200, body = SmsView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+/// One message's state (permission `integrations:read`); `?refresh=true` asks the
+/// provider that sent it for its delivery report.
+#[utoipa::path(get, path = "/sms/{message_id}", tag = "integrations", params(("message_id" = String, Path), ReadQuery),
+    responses((status = 200, body = SmsView), (status = 404, body = ErrorEnvelope),
+        (status = 503, description = "PROVIDER_UNAVAILABLE (with `refresh`)", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn get_sms(
     kernel: web::Data<Kernel>,
+    state: web::Data<State>,
     principal: Principal,
     id: web::Path<String>,
+    q: web::Query<ReadQuery>,
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:read")?;
-    let row = svc::find(&kernel, principal.tenant_id, &id).await?;
+    let mut row = svc::find(&kernel, principal.tenant_id, &id).await?;
+    if q.refresh {
+        row = svc::refresh_delivery(&kernel, &state.manager, row).await?;
+    }
     Ok(HttpResponse::Ok().json(svc::view(&kernel, row)))
 }

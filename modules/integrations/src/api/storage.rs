@@ -11,11 +11,12 @@ use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
 use shopops_kernel::http::RequestContext;
-use shopops_kernel::idempotency::{self, WriteOutcome};
+use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppError, AppResult, Kernel};
 use utoipa::{IntoParams, ToSchema};
 
 use super::State;
+use crate::client::digest;
 use crate::config::Capability;
 use crate::providers::local::url_signature;
 use crate::providers::PresignMethod;
@@ -32,7 +33,7 @@ pub struct StoredView {
 
 /// Upload an object (permission `integrations:storage`): the body as sent, its
 /// `Content-Type` kept. Goes to the highest-priority store that is up.
-#[utoipa::path(put, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
+#[utoipa::path(put, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = StoredView), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -54,29 +55,43 @@ pub async fn put_object(
         .unwrap_or("application/octet-stream")
         .to_string();
     let size = body.len();
-    let provider = svc::put(&state.manager, &full, body, &content_type).await?;
-    let view = StoredView {
-        key: key.into_inner(),
-        provider,
-        size,
-        content_type,
-    };
-    idempotency::execute(&kernel, None, async |txn| {
-        audit::record(
-            txn,
-            &ctx,
-            &principal.actor(),
-            Change {
-                tenant_id: principal.tenant_id,
-                action: "integrations.storage.put",
-                target_type: "object",
-                target_id: view.key.clone(),
-                summary: json!({ "provider": view.provider, "size": view.size, "content_type": view.content_type }),
-            },
-        )
-        .await?;
-        WriteOutcome::new(StatusCode::CREATED, &view)
-    })
+    // The replay fingerprint: key, type and the bytes' digest (not the bytes).
+    let fingerprint =
+        json!({ "key": &*key, "content_type": content_type, "sha256": digest::sha256_hex(&body) });
+    let idem = IdempotencyRequest::from_request(
+        &req,
+        &principal,
+        "integrations.storage.put",
+        &fingerprint,
+    )?;
+    let (manager, full, content_type) = (&state.manager, &full, &content_type);
+    idempotency::execute_outside(
+        &kernel,
+        idem,
+        async || svc::put(manager, full, body, content_type).await,
+        async |txn, provider| {
+            let view = StoredView {
+                key: key.to_string(),
+                provider,
+                size,
+                content_type: content_type.clone(),
+            };
+            audit::record(
+                txn,
+                &ctx,
+                &principal.actor(),
+                Change {
+                    tenant_id: principal.tenant_id,
+                    action: "integrations.storage.put",
+                    target_type: "object",
+                    target_id: view.key.clone(),
+                    summary: json!({ "provider": view.provider, "size": view.size, "content_type": view.content_type }),
+                },
+            )
+            .await?;
+            WriteOutcome::new(StatusCode::CREATED, &view)
+        },
+    )
     .await
 }
 
@@ -101,37 +116,49 @@ pub async fn get_object(
 }
 
 /// Delete an object from every store (permission `integrations:storage`).
-#[utoipa::path(delete, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
+#[utoipa::path(delete, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 204), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn delete_object(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
     principal: Principal,
     ctx: RequestContext,
+    req: HttpRequest,
     key: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "integrations:storage")?;
     let full = svc::object_key(principal.tenant_id, &key)?;
-    svc::delete(&state.manager, &full).await?;
-    idempotency::execute(&kernel, None, async |txn| {
-        audit::record(
-            txn,
-            &ctx,
-            &principal.actor(),
-            Change {
-                tenant_id: principal.tenant_id,
-                action: "integrations.storage.delete",
-                target_type: "object",
-                target_id: key.to_string(),
-                summary: json!({}),
-            },
-        )
-        .await?;
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
-    })
+    let idem = IdempotencyRequest::from_request(
+        &req,
+        &principal,
+        "integrations.storage.delete",
+        &json!({ "key": &*key }),
+    )?;
+    let (manager, full) = (&state.manager, &full);
+    idempotency::execute_outside(
+        &kernel,
+        idem,
+        async || svc::delete(manager, full).await,
+        async |txn, ()| {
+            audit::record(
+                txn,
+                &ctx,
+                &principal.actor(),
+                Change {
+                    tenant_id: principal.tenant_id,
+                    action: "integrations.storage.delete",
+                    target_type: "object",
+                    target_id: key.to_string(),
+                    summary: json!({}),
+                },
+            )
+            .await?;
+            Ok(WriteOutcome {
+                status: StatusCode::NO_CONTENT,
+                body: serde_json::Value::Null,
+            })
+        },
+    )
     .await
 }
 

@@ -26,6 +26,12 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub sent_at: Option<ChronoDateTimeUtc>,
+    /// After `sent`: what the provider reported about the phone — delivered or failed
+    /// (null: no report yet).
+    pub delivery: Option<String>,
+    /// The provider's report: its code or description, and when the phone got it.
+    pub delivery_detail: Option<String>,
+    pub delivery_checked_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

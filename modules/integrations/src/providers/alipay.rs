@@ -65,9 +65,8 @@ pub fn fen(yuan: &str) -> Option<i64> {
 
 /// Alipay's time: `yyyy-MM-dd HH:mm:ss` in Beijing time.
 fn beijing_now() -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!());
     chrono::Utc::now()
-        .with_timezone(&offset)
+        .with_timezone(&super::beijing())
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }

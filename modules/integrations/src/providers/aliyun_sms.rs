@@ -1,5 +1,5 @@
-//! Aliyun SMS (dysmsapi 2017-05-25): `SendSms`, signed with ACS3-HMAC-SHA256 (or the
-//! RPC scheme). Business errors arrive with HTTP 200 and `Code` ≠ `OK`; gateway errors
+//! Aliyun SMS (dysmsapi 2017-05-25): `SendSms` and `QuerySendDetails` (delivery
+//! reports), signed with ACS3-HMAC-SHA256 (or the RPC scheme). Business errors arrive with HTTP 200 and `Code` ≠ `OK`; gateway errors
 //! (signature, key, throttling) with 4xx/5xx.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,9 @@ use serde_json::Value;
 use shopops_kernel::encoding::rfc3986;
 use shopops_kernel::outside::{Repeat, Target};
 
-use super::{send, ProviderError, SmsAccepted, SmsMessage, SmsProvider};
+use super::{
+    send, DeliveryQuery, DeliveryReport, ProviderError, SmsAccepted, SmsMessage, SmsProvider,
+};
 use crate::client::{aliyun, digest};
 
 fn default_endpoint() -> String {
@@ -79,9 +81,100 @@ pub fn read_send(status: u16, body: &Value) -> Result<SmsAccepted, ProviderError
     Err(ProviderError::rejected(code, message))
 }
 
+/// Reads a `QuerySendDetails` answer: the report of the message with this `BizId`
+/// (`SendStatus` 3 delivered, 2 failed, 1 still waiting for the phone).
+pub fn read_delivery(status: u16, body: &Value) -> Result<Option<DeliveryReport>, ProviderError> {
+    let code = body["Code"].as_str().unwrap_or_default();
+    if status != 200 || code != "OK" {
+        let message = body["Message"].as_str().unwrap_or_default();
+        return Err(
+            if status >= 500 || is_service_fault(code) || code.is_empty() {
+                ProviderError::Unavailable(format!("HTTP {status} {code}: {message}"))
+            } else {
+                ProviderError::rejected(code, message)
+            },
+        );
+    }
+    let detail = &body["SmsSendDetailDTOs"]["SmsSendDetailDTO"][0];
+    let field = |k: &str| detail[k].as_str().unwrap_or_default();
+    Ok(match detail["SendStatus"].as_i64() {
+        Some(state @ (2 | 3)) => Some(DeliveryReport {
+            delivered: state == 3,
+            detail: format!("{} at {}", field("ErrCode"), field("ReceiveDate")),
+        }),
+        _ => None,
+    })
+}
+
 impl AliyunSms {
     pub fn new(settings: Settings, target: Arc<Target>) -> Self {
         Self { settings, target }
+    }
+
+    /// A signed POST of `action` with these API parameters (ACS3 or RPC signature), a
+    /// fresh nonce each time as the gateway requires.
+    fn request(
+        &self,
+        action: &str,
+        api: &[(String, String)],
+    ) -> Result<reqwest::Request, ProviderError> {
+        let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+        let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let s = &self.settings;
+        let base = s.endpoint.trim_end_matches('/');
+        if s.signature == "rpc" {
+            let mut params = api.to_vec();
+            for (k, v) in [
+                ("AccessKeyId", s.access_key_id.expose_secret()),
+                ("Action", action),
+                ("Format", "JSON"),
+                ("RegionId", "cn-hangzhou"),
+                ("SignatureMethod", "HMAC-SHA1"),
+                ("SignatureNonce", nonce.as_str()),
+                ("SignatureVersion", "1.0"),
+                ("Timestamp", date.as_str()),
+                ("Version", "2017-05-25"),
+            ] {
+                params.push((k.into(), v.into()));
+            }
+            let signed = aliyun::rpc_sign("POST", s.access_key_secret.expose_secret(), &params);
+            self.target
+                .client()
+                .post(format!("{base}/?{}", signed.query_with_signature))
+                .header("x-acs-action", action)
+                .header("x-acs-version", "2017-05-25")
+        } else {
+            let hashed = digest::sha256_hex(b"");
+            let headers: Vec<(String, String)> = vec![
+                ("host".into(), self.host()),
+                ("x-acs-action".into(), action.into()),
+                ("x-acs-version".into(), "2017-05-25".into()),
+                ("x-acs-date".into(), date.clone()),
+                ("x-acs-signature-nonce".into(), nonce.clone()),
+                ("x-acs-content-sha256".into(), hashed),
+            ];
+            let signed = aliyun::acs3_sign(
+                "POST",
+                "/",
+                api,
+                &headers,
+                b"",
+                s.access_key_id.expose_secret(),
+                s.access_key_secret.expose_secret(),
+            );
+            let query = api
+                .iter()
+                .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let mut r = self.target.client().post(format!("{base}/?{query}"));
+            for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+                r = r.header(k.as_str(), v.as_str());
+            }
+            r.header("Authorization", signed.authorization)
+        }
+        .build()
+        .map_err(|e| ProviderError::Unavailable(e.to_string()))
     }
 
     fn host(&self) -> String {
@@ -118,68 +211,38 @@ impl SmsProvider for AliyunSms {
             ),
             ("OutId".into(), m.message_id.clone()),
         ];
-        let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-        let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let base = s.endpoint.trim_end_matches('/');
-        let request = if s.signature == "rpc" {
-            let mut params = api.clone();
-            for (k, v) in [
-                ("AccessKeyId", s.access_key_id.expose_secret()),
-                ("Action", "SendSms"),
-                ("Format", "JSON"),
-                ("RegionId", "cn-hangzhou"),
-                ("SignatureMethod", "HMAC-SHA1"),
-                ("SignatureNonce", nonce.as_str()),
-                ("SignatureVersion", "1.0"),
-                ("Timestamp", date.as_str()),
-                ("Version", "2017-05-25"),
-            ] {
-                params.push((k.into(), v.into()));
-            }
-            let signed = aliyun::rpc_sign("POST", s.access_key_secret.expose_secret(), &params);
-            self.target
-                .client()
-                .post(format!("{base}/?{}", signed.query_with_signature))
-                .header("x-acs-action", "SendSms")
-                .header("x-acs-version", "2017-05-25")
-        } else {
-            let hashed = digest::sha256_hex(b"");
-            let headers: Vec<(String, String)> = vec![
-                ("host".into(), self.host()),
-                ("x-acs-action".into(), "SendSms".into()),
-                ("x-acs-version".into(), "2017-05-25".into()),
-                ("x-acs-date".into(), date.clone()),
-                ("x-acs-signature-nonce".into(), nonce.clone()),
-                ("x-acs-content-sha256".into(), hashed),
-            ];
-            let signed = aliyun::acs3_sign(
-                "POST",
-                "/",
-                &api,
-                &headers,
-                b"",
-                s.access_key_id.expose_secret(),
-                s.access_key_secret.expose_secret(),
-            );
-            let query = api
-                .iter()
-                .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            let mut r = self.target.client().post(format!("{base}/?{query}"));
-            for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
-                r = r.header(k.as_str(), v.as_str());
-            }
-            r.header("Authorization", signed.authorization)
-        }
-        .build()
-        .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let request = self.request("SendSms", &api)?;
         let answer = send(&self.target, request, Repeat::Never, true).await?;
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
         if body.is_null() && answer.status == 200 {
             return Err(ProviderError::Ambiguous("unreadable answer".into()));
         }
         read_send(answer.status, &body)
+    }
+
+    async fn delivery(&self, q: &DeliveryQuery) -> Result<Option<DeliveryReport>, ProviderError> {
+        // The day of the send, in Beijing time, as the API files messages.
+        let api: Vec<(String, String)> = vec![
+            (
+                "PhoneNumber".into(),
+                q.phone.strip_prefix("+86").unwrap_or(&q.phone).to_string(),
+            ),
+            (
+                "SendDate".into(),
+                q.sent_at
+                    .with_timezone(&super::beijing())
+                    .format("%Y%m%d")
+                    .to_string(),
+            ),
+            ("PageSize".into(), "10".into()),
+            ("CurrentPage".into(), "1".into()),
+            ("BizId".into(), q.provider_message_id.clone()),
+        ];
+        let request = self.request("QuerySendDetails", &api)?;
+        // The gateway refuses a repeated nonce, so the transport must not resend it.
+        let answer = send(&self.target, request, Repeat::Never, false).await?;
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        read_delivery(answer.status, &body)
     }
 
     async fn health(&self) -> Result<(), String> {

@@ -76,6 +76,11 @@ impl Answer {
     }
 }
 
+/// China Standard Time (UTC+8, no daylight saving): the providers' calendar.
+pub fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+08:00 is in range"))
+}
+
 /// Sends through the provider's target and reads the whole answer.
 pub async fn send(
     target: &Target,
@@ -248,11 +253,34 @@ pub struct SmsAccepted {
     pub provider_message_id: String,
 }
 
+/// A sent message, as its provider finds it again.
+#[derive(Debug, Clone)]
+pub struct DeliveryQuery {
+    /// E.164.
+    pub phone: String,
+    /// What `send` returned.
+    pub provider_message_id: String,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The provider's report of a message reaching the phone (or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryReport {
+    pub delivered: bool,
+    /// The provider's status, code and time, as it wrote them.
+    pub detail: String,
+}
+
 #[async_trait::async_trait]
 pub trait SmsProvider: Send + Sync {
     /// Whether this provider knows the logical template.
     fn has_template(&self, template: &str) -> bool;
     async fn send(&self, message: &SmsMessage) -> Result<SmsAccepted, ProviderError>;
+    /// The delivery report of a sent message; None while the provider has none yet.
+    async fn delivery(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Option<DeliveryReport>, ProviderError>;
     async fn health(&self) -> Result<(), String>;
 }
 

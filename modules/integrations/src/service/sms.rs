@@ -25,8 +25,9 @@ use utoipa::ToSchema;
 
 use crate::config::Capability;
 use crate::entities::sms_outbox;
+use crate::error;
 use crate::manager::{Failure, Manager, Slot};
-use crate::providers::{ProviderError, SmsMessage};
+use crate::providers::{DeliveryQuery, ProviderError, SmsMessage};
 
 /// Attempts before a message is given up (dead-lettered).
 pub const MAX_ATTEMPTS: i64 = 20;
@@ -82,6 +83,12 @@ pub struct SmsView {
     pub next_attempt_at: Option<chrono::DateTime<Utc>>,
     pub created_at: chrono::DateTime<Utc>,
     pub sent_at: Option<chrono::DateTime<Utc>>,
+    /// After `sent`, from `?refresh=true`: delivered or failed; null while the
+    /// provider has no report.
+    pub delivery: Option<String>,
+    /// The provider's report: status, code, when the phone got it.
+    pub delivery_detail: Option<String>,
+    pub delivery_checked_at: Option<chrono::DateTime<Utc>>,
 }
 
 pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
@@ -102,6 +109,9 @@ pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
         next_attempt_at: m.next_attempt_at,
         created_at: m.created_at,
         sent_at: m.sent_at,
+        delivery: m.delivery,
+        delivery_detail: m.delivery_detail,
+        delivery_checked_at: m.delivery_checked_at,
     }
 }
 
@@ -228,6 +238,9 @@ pub async fn enqueue(
         last_error: Set(None),
         created_at: Set(Utc::now()),
         sent_at: Set(None),
+        delivery: Set(None),
+        delivery_detail: Set(None),
+        delivery_checked_at: Set(None),
         ..Default::default()
     };
     Ok((row.insert(&kernel.db).await?, true))
@@ -383,6 +396,70 @@ pub async fn deliver(
     };
     update.exec(&kernel.db).await?;
     manager.metrics.sms.with_label_values(&[outcome]).inc();
+    reload(kernel, row.id).await
+}
+
+/// Asks the provider that sent the message whether it reached the phone, and keeps
+/// the answer. A final report (delivered or failed) is not asked again.
+pub async fn refresh_delivery(
+    kernel: &Kernel,
+    manager: &Manager,
+    row: sms_outbox::Model,
+) -> AppResult<sms_outbox::Model> {
+    let (Some(provider), Some(provider_message_id), Some(sent_at)) =
+        (&row.provider, &row.provider_message_id, row.sent_at)
+    else {
+        return Ok(row);
+    };
+    if row.status != "sent" || row.delivery.is_some() {
+        return Ok(row);
+    }
+    let slot = manager.provider(Capability::Sms, provider).ok_or_else(|| {
+        error::provider_error(
+            provider,
+            ProviderError::Unavailable("no longer configured".into()),
+        )
+    })?;
+    let query = DeliveryQuery {
+        phone: kernel
+            .pii
+            .decrypt(&row.phone_enc)
+            .map_err(AppError::internal)?,
+        provider_message_id: provider_message_id.clone(),
+        sent_at,
+    };
+    let query = &query;
+    let report = manager
+        .attempt(&slot, |s| async move {
+            s.sms()
+                .ok_or_else(|| ProviderError::Unavailable("not an SMS provider".into()))?
+                .delivery(query)
+                .await
+        })
+        .await
+        .map_err(|e| error::provider_error(provider, e))?;
+    let mut update = sms_outbox::Entity::update_many()
+        .filter(sms_outbox::Column::Id.eq(row.id))
+        .col_expr(
+            sms_outbox::Column::DeliveryCheckedAt,
+            Expr::value(Utc::now()),
+        );
+    if let Some(report) = report {
+        update = update
+            .col_expr(
+                sms_outbox::Column::Delivery,
+                Expr::value(if report.delivered {
+                    "delivered"
+                } else {
+                    "failed"
+                }),
+            )
+            .col_expr(
+                sms_outbox::Column::DeliveryDetail,
+                Expr::value(report.detail),
+            );
+    }
+    update.exec(&kernel.db).await?;
     reload(kernel, row.id).await
 }
 
