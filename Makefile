@@ -29,11 +29,12 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK (docs/performance.md)
+bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
 	$(CARGO) bench -p shopops --bench points_load
 	scripts/bench-kuaishou.sh
+	$(CARGO) bench -p shopops-integrations --bench signing
 
 k8s-validate: ## render deploy/k8s (base + overlays) and validate against Kubernetes schemas
 	scripts/validate-k8s.sh
