@@ -55,6 +55,10 @@ pub struct Wechat {
     pub down: bool,
     /// Order creation never answers in time (and creates nothing).
     pub hang: bool,
+    /// Order creation takes the order but answers too late.
+    pub takes_then_hangs: bool,
+    /// Order queries answer 503.
+    pub queries_down: bool,
     pub orders: HashMap<String, Value>,
     pub refunds: Vec<Value>,
     pub refused_signatures: usize,
@@ -133,10 +137,10 @@ async fn wechat_api(
         && req.method() == "POST"
         && !path.ends_with("/close")
     {
-        let (down, hang) = {
+        let (down, hang, takes_then_hangs) = {
             let mut s = state.lock().unwrap();
             s.calls += 1;
-            (s.down, s.hang)
+            (s.down, s.hang, s.takes_then_hangs)
         };
         if hang {
             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -149,8 +153,11 @@ async fn wechat_api(
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let mut s = state.lock().unwrap();
-        s.orders.insert(no.clone(), json!({ "mchid": request["mchid"], "appid": request["appid"], "out_trade_no": no, "trade_state": "NOTPAY", "amount": { "total": request["amount"]["total"] } }));
+        state.lock().unwrap().orders.insert(no.clone(), json!({ "mchid": request["mchid"], "appid": request["appid"], "out_trade_no": no, "trade_state": "NOTPAY", "amount": { "total": request["amount"]["total"] } }));
+        if takes_then_hangs {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            return wechat_error(500, "SYSTEM_ERROR", "too late");
+        }
         let answer = match path.rsplit('/').next().unwrap_or_default() {
             "native" => json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={no}") }),
             "h5" => {
@@ -169,6 +176,9 @@ async fn wechat_api(
             return wechat_reply(&keys, 204, "");
         }
         let s = state.lock().unwrap();
+        if s.queries_down {
+            return wechat_error(503, "SYSTEM_ERROR", "系统繁忙");
+        }
         return match s.orders.get(no) {
             Some(o) => wechat_reply(&keys, 200, &o.to_string()),
             None => wechat_error(404, "ORDER_NOT_EXIST", "订单不存在"),

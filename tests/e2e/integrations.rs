@@ -321,6 +321,8 @@ fn payment_env(config: &str) -> Vec<(&'static str, String)> {
     let s = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
     vec![
         ("INTEGRATIONS_CONFIG", config.to_string()),
+        // An open circuit tries again after 2 s, not 30, so the test need not wait.
+        ("SHOPOPS_BREAKER_OPEN_SECS", "2".into()),
         ("E2E_WECHAT_MERCHANT_KEY", s(&w, "merchant_private_key_pem")),
         ("E2E_WECHAT_APIV3_KEY", s(&w, "apiv3_key")),
         ("E2E_WECHAT_PUB_KEY_ID", s(&w, "platform_public_key_id")),
@@ -496,6 +498,30 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
         ),
         (Some("partially_refunded"), Some(40))
     );
+    // The same refund again by its number (no key): answered, not counted twice; the
+    // number with another amount is someone else's.
+    let no_again = r.body["out_refund_no"].as_str().unwrap().to_string();
+    let again = server
+        .post(
+            &format!("/api/v1/integrations/payments/{id}/refunds"),
+            &admin,
+            json!({ "amount": 40, "out_refund_no": no_again }),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let other = server
+        .post(
+            &format!("/api/v1/integrations/payments/{id}/refunds"),
+            &admin,
+            json!({ "amount": 10, "out_refund_no": no_again }),
+        )
+        .await;
+    other.assert_error(409, "OUT_REFUND_NO_TAKEN");
+    let after = server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
+        .await
+        .body;
+    assert_eq!(after["refunded_amount"], 40, "{after}");
 
     // WeChat Pay never answers: asked first, it has no such order — Alipay takes it.
     wechat_state.lock().unwrap().hang = true;
@@ -513,6 +539,54 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     );
     assert_eq!(alipay_state.lock().unwrap().refused_signatures, 0);
     wechat_state.lock().unwrap().hang = false;
+
+    // WeChat Pay takes an order but the answer is lost, and it cannot be asked: the
+    // outcome is unknown and the order goes nowhere else.
+    {
+        let mut w = wechat_state.lock().unwrap();
+        w.takes_then_hangs = true;
+        w.queries_down = true;
+    }
+    let alipay_calls = alipay_state.lock().unwrap().calls.len();
+    let order = json!({ "channel": "qr", "amount": 500, "description": "运费险" });
+    let lost = create(order.clone(), "pay-lost").await;
+    lost.assert_error(503, "PAYMENT_OUTCOME_UNKNOWN");
+    assert_eq!(
+        alipay_state.lock().unwrap().calls.len(),
+        alipay_calls,
+        "not sent to Alipay"
+    );
+    {
+        let mut w = wechat_state.lock().unwrap();
+        w.takes_then_hangs = false;
+        w.queries_down = false;
+    }
+    // The retry (same Idempotency-Key) settles it where it is, once WeChat Pay's
+    // circuit lets a call through again: WeChat Pay has it.
+    let settled = eventually("the unknown payment settled", async || {
+        let r = create(order.clone(), "pay-lost").await;
+        match r.status.as_u16() {
+            503 => {
+                assert_eq!(
+                    r.body["error"]["code"], "PAYMENT_OUTCOME_UNKNOWN",
+                    "{}",
+                    r.body
+                );
+                None
+            }
+            _ => Some(r),
+        }
+    })
+    .await;
+    assert_eq!(settled.status, 201, "{}", settled.body);
+    assert_eq!(settled.body["provider"], "wechatpay");
+    let no3 = settled.body["out_trade_no"].as_str().unwrap();
+    assert!(wechat_state.lock().unwrap().orders.contains_key(no3));
+    assert_eq!(
+        alipay_state.lock().unwrap().calls.len(),
+        alipay_calls,
+        "still not at Alipay"
+    );
 
     // The Alipay notification: "success", applied; tampered: "fail", nothing.
     let fields = [

@@ -168,7 +168,8 @@ pub async fn start(
             let provider = p.provider.clone();
             return Ok((p, provider, data));
         }
-        Some(p) if p.status == "creating" || p.status == "failed" => p,
+        // Not created yet, or not known to be: settled and tried again below.
+        Some(p) if matches!(p.status.as_str(), "creating" | "failed" | "unknown") => p,
         Some(_) => {
             return Err(AppError::conflict(
                 "OUT_TRADE_NO_TAKEN",
@@ -224,6 +225,27 @@ pub async fn start(
         return_url: req.return_url.clone(),
     };
     let order = &order;
+    // An earlier create of this order got no answer (or its process died during it):
+    // the order may be at that provider, so it is settled there before anything else.
+    let earlier = (matches!(row.status.as_str(), "creating" | "unknown")
+        && !row.provider.is_empty())
+    .then(|| row.provider.clone());
+    if let Some(name) = earlier {
+        let Some(slot) = manager.provider(Capability::Payment, &name) else {
+            return Err(error::outcome_unknown(
+                &name,
+                "an earlier attempt went unanswered and the provider is no longer configured",
+            ));
+        };
+        match settle(manager, &slot, order).await {
+            Settled::There(started) => return Ok((row, name, started)),
+            Settled::NotThere => {}
+            Settled::Unknown(why) => {
+                set_status(&kernel.db, row.id, "unknown", None).await?;
+                return Err(error::outcome_unknown(&name, &why));
+            }
+        }
+    }
     let mut tried = Vec::new();
     for slot in candidates {
         let name = slot.config.name.clone();
@@ -240,39 +262,15 @@ pub async fn start(
                 return Err(error::rejected("PAYMENT_REJECTED", &name, &code, &message));
             }
             Err(ProviderError::Unavailable(e)) => tried.push((name, e)),
-            Err(ProviderError::Ambiguous(e)) => {
-                // It may exist there: ask before going anywhere else.
-                let known = manager
-                    .attempt(&slot, |s| async move {
-                        s.payment()
-                            .ok_or_else(not_payment)?
-                            .query(&order.out_trade_no)
-                            .await
-                    })
-                    .await;
-                match known {
-                    Ok(None) => tried.push((name, e)),
-                    Ok(Some(_)) => {
-                        // The order exists: creating it again is idempotent there.
-                        let again = manager
-                            .attempt(&slot, |s| async move {
-                                s.payment().ok_or_else(not_payment)?.create(order).await
-                            })
-                            .await;
-                        return match again {
-                            Ok(started) => Ok((row, name, started)),
-                            Err(e) => {
-                                set_status(&kernel.db, row.id, "unknown", None).await?;
-                                Err(error::outcome_unknown(&name, &e.to_string()))
-                            }
-                        };
-                    }
-                    Err(q) => {
-                        set_status(&kernel.db, row.id, "unknown", None).await?;
-                        return Err(error::outcome_unknown(&name, &format!("{e}; then {q}")));
-                    }
+            // It may exist there: ask before going anywhere else.
+            Err(ProviderError::Ambiguous(e)) => match settle(manager, &slot, order).await {
+                Settled::There(started) => return Ok((row, name, started)),
+                Settled::NotThere => tried.push((name, e)),
+                Settled::Unknown(why) => {
+                    set_status(&kernel.db, row.id, "unknown", None).await?;
+                    return Err(error::outcome_unknown(&name, &format!("{e}; then {why}")));
                 }
-            }
+            },
         }
     }
     set_status(&kernel.db, row.id, "failed", None).await?;
@@ -280,6 +278,42 @@ pub async fn start(
         &tried,
         "every payment provider is unavailable".into(),
     ))
+}
+
+/// Where an unanswered create stands at its provider.
+enum Settled {
+    /// The order is there: created again (idempotent at the provider), its answer.
+    There(PaymentStarted),
+    /// The provider has no such order: another may take it.
+    NotThere,
+    /// It could not be told; nothing may go elsewhere.
+    Unknown(String),
+}
+
+async fn settle(manager: &Manager, slot: &Slot, order: &PaymentOrder) -> Settled {
+    let known = manager
+        .attempt(slot, |s| async move {
+            s.payment()
+                .ok_or_else(not_payment)?
+                .query(&order.out_trade_no)
+                .await
+        })
+        .await;
+    match known {
+        Ok(None) => Settled::NotThere,
+        Ok(Some(_)) => {
+            let again = manager
+                .attempt(slot, |s| async move {
+                    s.payment().ok_or_else(not_payment)?.create(order).await
+                })
+                .await;
+            match again {
+                Ok(started) => Settled::There(started),
+                Err(e) => Settled::Unknown(e.to_string()),
+            }
+        }
+        Err(q) => Settled::Unknown(format!("asking it failed: {q}")),
+    }
 }
 
 fn not_payment() -> ProviderError {
@@ -512,31 +546,38 @@ pub async fn start_refund(
         errors.add("reason", "at most 80 characters");
     }
     errors.into_result()?;
-    if !matches!(p.status.as_str(), "paid" | "partially_refunded") {
-        return Err(
-            AppError::conflict("PAYMENT_NOT_PAID", "only a paid payment can be refunded")
-                .with_details(json!({ "status": p.status })),
-        );
-    }
-    let left = p.amount - p.refunded_amount;
-    if req.amount > left {
-        return Err(AppError::conflict(
-            "REFUND_EXCEEDS_PAYMENT",
-            "the refund is more than what is left of the payment",
-        )
-        .with_details(json!({ "refundable": left })));
-    }
     let existing = refund::Entity::find()
         .filter(refund::Column::OutRefundNo.eq(&refund_no))
         .one(&kernel.db)
         .await?;
-    let row = match existing {
-        Some(r) if r.payment_id != p.id => {
+    match &existing {
+        // The same refund again (a retry): already checked and counted once.
+        Some(r) if r.payment_id == p.id && r.amount == req.amount => {}
+        Some(_) => {
             return Err(AppError::conflict(
                 "OUT_REFUND_NO_TAKEN",
                 "this out_refund_no is already used",
             ))
         }
+        None => {
+            if !matches!(p.status.as_str(), "paid" | "partially_refunded") {
+                return Err(AppError::conflict(
+                    "PAYMENT_NOT_PAID",
+                    "only a paid payment can be refunded",
+                )
+                .with_details(json!({ "status": p.status })));
+            }
+            let left = p.amount - p.refunded_amount;
+            if req.amount > left {
+                return Err(AppError::conflict(
+                    "REFUND_EXCEEDS_PAYMENT",
+                    "the refund is more than what is left of the payment",
+                )
+                .with_details(json!({ "refundable": left })));
+            }
+        }
+    }
+    let row = match existing {
         Some(r) => r,
         None => {
             let now = Utc::now();
