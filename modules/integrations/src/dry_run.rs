@@ -10,7 +10,7 @@
 //! the clock (`inputs.verify_at_unix`, else now).
 
 use serde_json::{json, Map, Value};
-use shopops_kernel::encoding::{rfc3986, rfc3986_path};
+use shopops_kernel::encoding::{rfc3986_path, rfc3986_query};
 
 use crate::client::rsa::{Certificate, RsaSigner, RsaVerifier};
 use crate::client::{alipay, aliyun, chaojiying, cos, digest, sigv4, tc3, wechatpay};
@@ -32,6 +32,24 @@ fn opt<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// A JSON object of strings (or numbers) as ordered pairs.
+/// The pairs under `preferred` when the inputs have them, else under `fallback`.
+fn pairs_of(i: &Value, preferred: &str, fallback: &str) -> Vec<(String, String)> {
+    if i[preferred].is_object() {
+        pairs(&i[preferred])
+    } else {
+        pairs(&i[fallback])
+    }
+}
+
+/// `path?query`, or the path alone.
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 fn pairs(v: &Value) -> Vec<(String, String)> {
     match v {
         Value::Object(m) => m
@@ -340,12 +358,7 @@ fn tencent(i: &Value) -> Out {
     };
     let signed = request.sign();
     let mut out = serde_json::to_value(&signed).map_err(|e| e.to_string())?;
-    let query = request.canonical_query_string;
-    let target = if query.is_empty() {
-        request.canonical_uri.to_string()
-    } else {
-        format!("{}?{query}", request.canonical_uri)
-    };
+    let target = with_query(request.canonical_uri, request.canonical_query_string);
     let headers: Vec<Value> = signed
         .required_headers
         .iter()
@@ -362,11 +375,7 @@ fn tencent(i: &Value) -> Out {
 fn aliyun_rpc(i: &Value) -> Out {
     let method = s(i, "http_method")?;
     let secret = s(i, "access_key_secret")?;
-    let params = if i["signed_params"].is_object() {
-        pairs(&i["signed_params"])
-    } else {
-        pairs(&i["params"])
-    };
+    let params = pairs_of(i, "signed_params", "params");
     let signed = aliyun::rpc_sign(method, secret, &params);
     let post = aliyun::rpc_sign("POST", secret, &params);
     let endpoint = opt(i, "endpoint").unwrap_or("dysmsapi.aliyuncs.com");
@@ -397,11 +406,7 @@ fn aliyun_acs3(i: &Value) -> Out {
     let method = s(i, "http_method")?;
     let uri = opt(i, "canonical_uri").unwrap_or("/");
     let query = pairs(&i["query"]);
-    let headers = if i["signed_headers_input"].is_object() {
-        pairs(&i["signed_headers_input"])
-    } else {
-        pairs(&i["headers"])
-    };
+    let headers = pairs_of(i, "signed_headers_input", "headers");
     let payload = opt(i, "payload").unwrap_or("");
     let signed = aliyun::acs3_sign(
         method,
@@ -412,16 +417,7 @@ fn aliyun_acs3(i: &Value) -> Out {
         s(i, "access_key_id")?,
         s(i, "access_key_secret")?,
     );
-    let wire_query = query
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let target = if wire_query.is_empty() {
-        uri.to_string()
-    } else {
-        format!("{uri}?{wire_query}")
-    };
+    let target = with_query(uri, &rfc3986_query(&query));
     let mut to_send: Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
@@ -444,16 +440,8 @@ fn aliyun_acs3(i: &Value) -> Out {
 fn tencent_cos(i: &Value) -> Out {
     let secret_id = s(i, "secret_id")?;
     let method = s(i, "http_method")?;
-    let params = if i["signed_params"].is_object() {
-        pairs(&i["signed_params"])
-    } else {
-        pairs(&i["params"])
-    };
-    let mut headers = if i["signed_headers"].is_object() {
-        pairs(&i["signed_headers"])
-    } else {
-        pairs(&i["headers"])
-    };
+    let params = pairs_of(i, "signed_params", "params");
+    let mut headers = pairs_of(i, "signed_headers", "headers");
     let token = opt(i, "token");
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         if !headers
@@ -476,16 +464,7 @@ fn tencent_cos(i: &Value) -> Out {
     let wire_path = opt(i, "wire_path")
         .map(str::to_string)
         .unwrap_or_else(|| rfc3986_path(path));
-    let query = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let target = if query.is_empty() {
-        wire_path.clone()
-    } else {
-        format!("{wire_path}?{query}")
-    };
+    let target = with_query(&wire_path, &rfc3986_query(&params));
     let host = opt(i, "host")
         .map(str::to_string)
         .or_else(|| {

@@ -1,6 +1,7 @@
 //! The module's Prometheus series, on the kernel's registry.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramVec, IntCounterVec, Registry};
+use shopops_kernel::telemetry::metrics::{counter_vec, latency_histogram_vec};
 
 pub struct IntegrationMetrics {
     pub calls: IntCounterVec,
@@ -10,50 +11,35 @@ pub struct IntegrationMetrics {
     pub callbacks: IntCounterVec,
 }
 
-const BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
 impl IntegrationMetrics {
     pub fn new(registry: &Registry) -> Self {
-        // A second manager on one kernel (tests) counts on, unexported.
-        fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
-            let _ = r.register(Box::new(c.clone()));
-            c
-        }
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            reg(
-                registry,
-                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
-            )
-        };
         Self {
-            calls: counter(
+            calls: counter_vec(
+                registry,
                 "integration_calls_total",
                 "Provider calls by capability, provider and outcome (ok, rejected, unavailable, ambiguous, circuit_open)",
                 &["capability", "provider", "outcome"],
             ),
-            duration: reg(
+            duration: latency_histogram_vec(
                 registry,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "integration_call_duration_seconds",
-                        "Provider call latency by capability and provider",
-                    )
-                    .buckets(BUCKETS.to_vec()),
-                    &["capability", "provider"],
-                )
-                .expect("valid metric"),
+                "integration_call_duration_seconds",
+                "Provider call latency by capability and provider",
+                &["capability", "provider"],
             ),
-            failovers: counter(
+            failovers: counter_vec(
+                registry,
                 "integration_failovers_total",
                 "Calls that moved on to a lower-priority provider, by capability",
                 &["capability"],
             ),
-            sms: counter(
+            sms: counter_vec(
+                registry,
                 "integration_sms_total",
                 "SMS delivery attempts by outcome (sent, retry, rejected, dead, unknown)",
                 &["outcome"],
             ),
-            callbacks: counter(
+            callbacks: counter_vec(
+                registry,
                 "integration_callbacks_total",
                 "Provider notifications by provider and outcome (applied, duplicate, refused)",
                 &["provider", "outcome"],

@@ -138,11 +138,16 @@ impl PiiVault {
     }
 }
 
-/// `a***@example.com`, `138****5678`: enough to recognise, not enough to use.
+/// `a***@example.com`, `138****5678`, `+86138****5678`: enough to recognise, not enough
+/// to use. A mainland number's `+86` stays outside the mask, so it does not eat the three
+/// digits an operator recognises a number by.
 pub fn mask(value: &str) -> String {
     if let Some((local, domain)) = value.split_once('@') {
         let first: String = local.chars().take(1).collect();
         return format!("{first}***@{domain}");
+    }
+    if let Some(national) = value.strip_prefix("+86") {
+        return format!("+86{}", mask(national));
     }
     let chars: Vec<char> = value.chars().collect();
     if chars.len() <= 4 {
@@ -198,5 +203,7 @@ mod tests {
         assert_eq!(mask("alice@example.com"), "a***@example.com");
         assert_eq!(mask("13812345678"), "138****5678");
         assert_eq!(mask("123"), "****");
+        assert_eq!(mask("+8613812345678"), "+86138****5678");
+        assert_eq!(mask("+85291234567"), "+85****4567");
     }
 }

@@ -41,6 +41,16 @@ pub fn quote_plus(value: &str) -> String {
     out
 }
 
+/// `k=v&k=v` in the given order, each side [`rfc3986`]-encoded (a query string as the
+/// cloud APIs sign and send it).
+pub fn rfc3986_query<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", rfc3986(k.as_ref()), rfc3986(v.as_ref())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// `k=v&k=v` in the given order, each side [`quote_plus`]-encoded.
 pub fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
     let size: usize = pairs
@@ -71,5 +81,9 @@ mod tests {
         assert_eq!(quote_plus("a+b/c= x~*"), "a%2Bb%2Fc%3D+x~%2A");
         assert_eq!(quote_plus("100%20"), "100%2520");
         assert_eq!(form(&[("k 1", "v&w"), ("z", "")]), "k+1=v%26w&z=");
+        assert_eq!(
+            rfc3986_query(&[("k 1", "v&w"), ("z", "")]),
+            "k%201=v%26w&z="
+        );
     }
 }

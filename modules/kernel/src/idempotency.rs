@@ -108,6 +108,14 @@ impl WriteOutcome {
         })
     }
 
+    /// 204, no body.
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: Value::Null,
+        }
+    }
+
     fn into_response(self) -> HttpResponse {
         if self.status == StatusCode::NO_CONTENT {
             return HttpResponse::NoContent().finish();
@@ -116,7 +124,9 @@ impl WriteOutcome {
     }
 }
 
-/// Runs `work` in one transaction, idempotently when `idem` is given.
+/// Runs `work` in one transaction, idempotently when `idem` is given: the stored
+/// response is written in that transaction, so a replay exists exactly when the effect
+/// does. (An [`execute_outside`] whose effect is nothing.)
 pub async fn execute<F>(
     kernel: &Kernel,
     idem: Option<IdempotencyRequest>,
@@ -125,41 +135,7 @@ pub async fn execute<F>(
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> AppResult<WriteOutcome>,
 {
-    let db = &kernel.db;
-    let Some(idem) = idem else {
-        let txn = db.begin().await?;
-        let outcome = work(&txn).await?;
-        txn.commit().await?;
-        return Ok(outcome.into_response());
-    };
-    let claim = match claim(kernel, &idem).await? {
-        Claimed::Fresh(claim) => claim,
-        Claimed::Replay(response) => return Ok(response),
-    };
-    let txn = db.begin().await?;
-    match work(&txn).await {
-        Ok(outcome) => {
-            store(&txn, &claim, outcome.status, &json!({ "ok": outcome.body })).await?;
-            txn.commit().await?;
-            Ok(outcome.into_response())
-        }
-        Err(err) => {
-            txn.rollback().await?;
-            let retryable =
-                matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
-            if retryable {
-                idempotency_key::Entity::delete_by_id(claim.id)
-                    .exec(db)
-                    .await?;
-            } else {
-                let stored = json!({ "error": {
-                    "code": err.code, "message": err.message, "details": err.details
-                }});
-                store(db, &claim, err.status, &stored).await?;
-            }
-            Err(err)
-        }
-    }
+    execute_outside(kernel, idem, async || Ok(()), async |txn, ()| work(txn).await).await
 }
 
 /// A write whose effect happens outside the database (a payment provider, an SMS
@@ -208,6 +184,8 @@ where
         Err(err) => err,
     };
     if let Some(claim) = claim {
+        // A request that can succeed when retried (fixed body, a dependency back) frees
+        // its key; any other refusal is the key's answer from now on.
         let retryable = matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
         if retryable {
             idempotency_key::Entity::delete_by_id(claim.id)

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -224,10 +223,7 @@ pub async fn disconnect_shop(
             },
         )
         .await?;
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await
 }
@@ -357,21 +353,26 @@ pub async fn sync_shop(
     Ok(HttpResponse::Ok().json(report))
 }
 
+/// Filters and page of the tenant's synced orders or refunds.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct OrderQuery {
+pub struct ShopRecordsQuery {
+    /// Only this shop's.
     pub shop_id: Option<i64>,
+    /// Only this platform status.
     pub status: Option<i64>,
+    /// Items per page, 1..=100. Default 20.
     pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// Synced orders of the tenant's shops, newest first (permission `kuaishou:read`).
-#[utoipa::path(get, path = "/orders", tag = "kuaishou", params(OrderQuery), responses((status = 200, description = "a page of orders")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/orders", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, description = "a page of orders")), security(("bearer" = [])))]
 pub async fn list_orders(
     kernel: web::Data<Kernel>,
     principal: Principal,
-    q: web::Query<OrderQuery>,
+    q: web::Query<ShopRecordsQuery>,
 ) -> AppResult<HttpResponse> {
     use crate::entities::order;
     use sea_orm::QuerySelect;
@@ -464,22 +465,13 @@ pub async fn query_orders(
     Ok(HttpResponse::Ok().json(result))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RefundQuery {
-    pub shop_id: Option<i64>,
-    pub status: Option<i64>,
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
-}
-
 /// Refunds of the tenant's shops kept from message-push events, newest first
 /// (permission `kuaishou:read`).
-#[utoipa::path(get, path = "/refunds", tag = "kuaishou", params(RefundQuery), responses((status = 200, description = "a page of refunds")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/refunds", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, description = "a page of refunds")), security(("bearer" = [])))]
 pub async fn list_refunds(
     kernel: web::Data<Kernel>,
     principal: Principal,
-    q: web::Query<RefundQuery>,
+    q: web::Query<ShopRecordsQuery>,
 ) -> AppResult<HttpResponse> {
     use crate::entities::refund;
     use sea_orm::QuerySelect;

@@ -2,7 +2,8 @@
 //! per-method platform calls (seed 000's per-endpoint count, latency and errors), per-shop
 //! order sync, token refreshes and message-push events.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry};
+use shopops_kernel::telemetry::metrics::{counter_vec, gauge_vec, latency_histogram_vec};
 
 pub struct KuaishouMetrics {
     pub api_calls: IntCounterVec,
@@ -15,72 +16,53 @@ pub struct KuaishouMetrics {
     pub push_events: IntCounterVec,
 }
 
-const BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
 impl KuaishouMetrics {
     pub fn new(registry: &Registry) -> Self {
-        // A name registered twice (a second bridge on one kernel) keeps counting
-        // unexported rather than failing the start.
-        fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
-            let _ = r.register(Box::new(c.clone()));
-            c
-        }
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            reg(
-                registry,
-                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
-            )
-        };
         Self {
-            api_calls: counter(
+            api_calls: counter_vec(
+                registry,
                 "kuaishou_api_calls_total",
                 "Kuaishou open-platform calls by method and outcome",
                 &["method", "outcome"],
             ),
-            api_duration: reg(
+            api_duration: latency_histogram_vec(
                 registry,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "kuaishou_api_call_duration_seconds",
-                        "Kuaishou open-platform call latency by method (retries included)",
-                    )
-                    .buckets(BUCKETS.to_vec()),
-                    &["method"],
-                )
-                .expect("valid metric"),
+                "kuaishou_api_call_duration_seconds",
+                "Kuaishou open-platform call latency by method (retries included)",
+                &["method"],
             ),
-            sync_runs: counter(
+            sync_runs: counter_vec(
+                registry,
                 "kuaishou_sync_runs_total",
                 "Order-sync runs by shop and outcome",
                 &["shop", "outcome"],
             ),
-            sync_orders: counter(
+            sync_orders: counter_vec(
+                registry,
                 "kuaishou_sync_orders_total",
                 "Orders read (seen) and stored (written) by order sync, by shop",
                 &["shop", "kind"],
             ),
-            sync_pages: counter(
+            sync_pages: counter_vec(
+                registry,
                 "kuaishou_sync_pages_total",
                 "Order pages pulled by shop",
                 &["shop"],
             ),
-            sync_lag_seconds: reg(
+            sync_lag_seconds: gauge_vec(
                 registry,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "kuaishou_sync_lag_seconds",
-                        "How far a shop's synced orders trail now, at its last run",
-                    ),
-                    &["shop"],
-                )
-                .expect("valid metric"),
+                "kuaishou_sync_lag_seconds",
+                "How far a shop's synced orders trail now, at its last run",
+                &["shop"],
             ),
-            token_refreshes: counter(
+            token_refreshes: counter_vec(
+                registry,
                 "kuaishou_token_refreshes_total",
                 "Shop token refreshes at the platform by outcome",
                 &["outcome"],
             ),
-            push_events: counter(
+            push_events: counter_vec(
+                registry,
                 "kuaishou_push_events_total",
                 "Message-push events by event name and outcome (stored, duplicate, handled, failed)",
                 &["event", "outcome"],

@@ -1,6 +1,5 @@
 //! `/captcha`: recognise an image, report a wrong answer, the providers' points.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -100,10 +99,7 @@ pub async fn report(
                 },
             )
             .await?;
-            Ok(WriteOutcome {
-                status: StatusCode::NO_CONTENT,
-                body: serde_json::Value::Null,
-            })
+            Ok(WriteOutcome::no_content())
         },
     )
     .await

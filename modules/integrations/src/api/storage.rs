@@ -153,10 +153,7 @@ pub async fn delete_object(
                 },
             )
             .await?;
-            Ok(WriteOutcome {
-                status: StatusCode::NO_CONTENT,
-                body: serde_json::Value::Null,
-            })
+            Ok(WriteOutcome::no_content())
         },
     )
     .await

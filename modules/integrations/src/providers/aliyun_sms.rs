@@ -9,7 +9,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
-use shopops_kernel::encoding::rfc3986;
+use shopops_kernel::encoding::rfc3986_query;
 use shopops_kernel::outside::{Repeat, Target};
 
 use super::{
@@ -162,11 +162,7 @@ impl AliyunSms {
                 s.access_key_id.expose_secret(),
                 s.access_key_secret.expose_secret(),
             );
-            let query = api
-                .iter()
-                .map(|(k, v)| format!("{}={}", rfc3986(k), rfc3986(v)))
-                .collect::<Vec<_>>()
-                .join("&");
+            let query = rfc3986_query(api);
             let mut r = self.target.client().post(format!("{base}/?{query}"));
             for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
                 r = r.header(k.as_str(), v.as_str());

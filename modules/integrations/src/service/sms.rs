@@ -95,7 +95,7 @@ pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
     let phone = kernel
         .pii
         .decrypt(&m.phone_enc)
-        .map(|p| mask_phone(&p))
+        .map(|p| shopops_kernel::crypto::mask(&p))
         .unwrap_or_else(|_| "****".into());
     SmsView {
         message_id: m.message_id,
@@ -112,15 +112,6 @@ pub fn view(kernel: &Kernel, m: sms_outbox::Model) -> SmsView {
         delivery: m.delivery,
         delivery_detail: m.delivery_detail,
         delivery_checked_at: m.delivery_checked_at,
-    }
-}
-
-/// `+86138****0000`: the kernel mask applied to the national number, so the
-/// country code does not eat the three digits an operator recognises a number by.
-fn mask_phone(phone: &str) -> String {
-    match phone.strip_prefix("+86") {
-        Some(national) => format!("+86{}", shopops_kernel::crypto::mask(national)),
-        None => shopops_kernel::crypto::mask(phone),
     }
 }
 
@@ -502,12 +493,6 @@ pub async fn find(kernel: &Kernel, tenant: i64, message_id: &str) -> AppResult<s
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phones_are_masked_after_the_country_code() {
-        assert_eq!(mask_phone("+8613812345678"), "+86138****5678");
-        assert_eq!(mask_phone("+85291234567"), "+85****4567");
-    }
 
     #[test]
     fn phones_are_normalised() {

@@ -279,10 +279,7 @@ pub async fn unsilence_rule(
             )
             .await?;
         }
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await
 }

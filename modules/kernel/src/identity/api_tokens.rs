@@ -249,10 +249,7 @@ pub async fn revoke_api_token(
             )
             .await?;
         }
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await
 }

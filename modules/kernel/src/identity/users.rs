@@ -452,10 +452,7 @@ pub async fn delete_user(
             },
         )
         .await?;
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await?;
     after_role_change(&kernel).await?;

@@ -24,37 +24,66 @@ pub struct Metrics {
     db_pool_max: IntGauge,
 }
 
-/// Latency buckets from 5 ms to 30 s: API calls and outside calls share them.
+/// Latency buckets from 5 ms to 30 s: API calls, outside calls and the modules' calls
+/// share them.
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Registers `collector` and returns it. Registration fails only on a duplicate name
+/// (a second module instance on one kernel, in tests): that copy keeps counting,
+/// unexported, rather than failing the start.
+pub fn register<T: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: T,
+) -> T {
+    let _ = registry.register(Box::new(collector.clone()));
+    collector
+}
+
+/// A labelled counter on `registry`.
+pub fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+    )
+}
+
+/// A labelled latency histogram (seconds, 5 ms … 30 s) on `registry`.
+pub fn latency_histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> HistogramVec {
+    register(
+        registry,
+        HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()),
+            labels,
+        )
+        .expect("valid metric"),
+    )
+}
+
+/// A labelled gauge on `registry`.
+pub fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    register(
+        registry,
+        IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+    )
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        // Registration fails only on duplicate names, which a fresh registry cannot have.
-        fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
-            let _ = r.register(Box::new(c.clone()));
-            c
-        }
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            reg(
-                &registry,
-                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
-            )
-        };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| counter_vec(&registry, name, help, labels);
         let histogram = |name: &str, help: &str, labels: &[&str]| {
-            reg(
-                &registry,
-                HistogramVec::new(
-                    HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()),
-                    labels,
-                )
-                .expect("valid metric"),
-            )
+            latency_histogram_vec(&registry, name, help, labels)
         };
         let gauge = |name: &str, help: &str| {
-            reg(&registry, IntGauge::new(name, help).expect("valid metric"))
+            register(&registry, IntGauge::new(name, help).expect("valid metric"))
         };
         Self {
             http_requests: counter(
@@ -77,16 +106,11 @@ impl Metrics {
                 "Latency of calls to outside systems",
                 &["target"],
             ),
-            circuit_state: reg(
+            circuit_state: gauge_vec(
                 &registry,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "circuit_state",
-                        "Circuit breaker state: 0 closed, 1 open, 2 half-open",
-                    ),
-                    &["target"],
-                )
-                .expect("valid metric"),
+                "circuit_state",
+                "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+                &["target"],
             ),
             job_runs: counter(
                 "job_runs_total",

@@ -207,10 +207,7 @@ pub async fn delete_level(
             },
         )
         .await?;
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await?;
     levels::invalidate(&kernel, tenant).await;

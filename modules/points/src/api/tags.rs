@@ -298,10 +298,7 @@ pub async fn revoke_tag(
             },
         )
         .await?;
-        Ok(WriteOutcome {
-            status: StatusCode::NO_CONTENT,
-            body: serde_json::Value::Null,
-        })
+        Ok(WriteOutcome::no_content())
     })
     .await
 }
