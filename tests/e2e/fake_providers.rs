@@ -383,6 +383,8 @@ pub fn alipay_notification(signer: &RsaSigner, fields: &[(&str, &str)]) -> Strin
 #[derive(Default)]
 pub struct Sms {
     pub down: bool,
+    /// How long each answer takes.
+    pub delay: std::time::Duration,
     /// (message id, phone) of every accepted message.
     pub sent: Vec<(String, String)>,
     /// The provider's id of each, in the same order; every one is reported delivered.
@@ -422,6 +424,8 @@ async fn tencent_api(
         payload: &body,
     }
     .sign();
+    let delay = state.lock().unwrap().delay;
+    tokio::time::sleep(delay).await;
     let mut s = state.lock().unwrap();
     s.attempts += 1;
     if s.down {

@@ -288,6 +288,99 @@ async fn an_sms_accepted_while_every_provider_is_down_is_sent_once_after_a_resta
     );
 }
 
+#[tokio::test]
+async fn sms_budgets_throttles_and_a_slow_provider_alert() {
+    let tencent_state = Arc::new(Mutex::new(fake::Sms {
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    }));
+    let aliyun_state = Arc::new(Mutex::new(fake::Sms::default()));
+    let tencent = fake::tencent_sms(tencent_state.clone()).await;
+    let aliyun = fake::aliyun_sms(aliyun_state.clone()).await;
+    let store = Store::new().await;
+    // Tencent may send 2 a day; a number gets 1 a day. Day windows, so the test
+    // does not straddle a minute boundary.
+    let yaml = sms_yaml(&tencent, &aliyun)
+        .replace(
+            "sms_phone_throttle: { per_minute: 100, per_day: 1000 }",
+            "sms_phone_throttle: { per_minute: 0, per_day: 1 }",
+        )
+        .replace(
+            &format!("    endpoint: \"{tencent}\""),
+            &format!("    endpoint: \"{tencent}\"\n    limits: {{ per_day: 2 }}"),
+        );
+    assert!(yaml.contains("limits: { per_day: 2 }"), "{yaml}");
+    let config = write_config(&store, &yaml);
+    let mut env = sms_env(&config);
+    env.push(("SHOPOPS_ALERT_EVAL_SECS", "1".into()));
+    env.push(("SHOPOPS_ALERT_OUTSIDE_MIN_CALLS", "2".into()));
+    env.push(("SHOPOPS_ALERT_OUTSIDE_LATENCY_MS", "100".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "budget").await;
+
+    // Tencent's daily budget: two messages, then Aliyun takes the third.
+    let mut providers = Vec::new();
+    for (i, phone) in ["13600000001", "13600000002", "13600000003"]
+        .iter()
+        .enumerate()
+    {
+        let r = send_sms(&server, &admin, phone, &format!("budget-{i}")).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        providers.push(r.body["provider"].as_str().unwrap().to_string());
+    }
+    assert_eq!(providers, ["tencent", "tencent", "aliyun"]);
+    assert_eq!(tencent_state.lock().unwrap().sent.len(), 2);
+
+    // The number's own limit: refused before anything is stored or sent.
+    let again = send_sms(&server, &admin, "13600000001", "budget-again").await;
+    assert!(
+        again.assert_error(429, "SMS_THROTTLED")["retry_after"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+    server
+        .get("/api/v1/integrations/sms/budget-again", &admin)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert_eq!(
+        tencent_state.lock().unwrap().attempts + aliyun_state.lock().unwrap().attempts,
+        3
+    );
+
+    // Tencent answered every call, slowly: its latency is shown and alerted, its
+    // success rate is not.
+    let health = server.get("/api/v1/integrations/health", &admin).await.body;
+    let t = health["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tencent")
+        .unwrap()
+        .clone();
+    assert!(t["average_latency_ms"].as_f64().unwrap() >= 200.0, "{t}");
+    assert_eq!(t["success_rate"], 1.0, "{t}");
+    let alerts = eventually("the latency alert", async || {
+        let b = server
+            .get("/api/v1/alerts?rule=integration_provider_latency", &root)
+            .await
+            .body;
+        b["data"].as_array().filter(|d| !d.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["key"], "integration_provider_latency:sms.tencent");
+    let rate = server
+        .get(
+            "/api/v1/alerts?rule=integration_provider_success_rate",
+            &root,
+        )
+        .await
+        .body;
+    assert_eq!(rate["data"], json!([]), "{rate}");
+}
+
 fn payment_yaml(wechat: &str, alipay: &str) -> String {
     format!(
         r#"
