@@ -135,7 +135,13 @@ pub async fn execute<F>(
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> AppResult<WriteOutcome>,
 {
-    execute_outside(kernel, idem, async || Ok(()), async |txn, ()| work(txn).await).await
+    execute_outside(
+        kernel,
+        idem,
+        async || Ok(()),
+        async |txn, ()| work(txn).await,
+    )
+    .await
 }
 
 /// A write whose effect happens outside the database (a payment provider, an SMS
