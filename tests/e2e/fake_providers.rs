@@ -15,14 +15,18 @@ use serde_json::{json, Value};
 use shopops_integrations::client::rsa::{RsaSigner, RsaVerifier};
 use shopops_integrations::client::{aliyun, cos, tc3, wechatpay};
 
-/// The keys of the vectors (merchant side and the test-only provider side).
-pub fn vector_keys(provider: &str, file: &str) -> Value {
+/// A vector file of the integrations module's fixtures.
+pub fn vector(provider: &str, file: &str) -> Value {
     let path = format!(
         "{}/../../modules/integrations/tests/fixtures/vectors/{provider}/{file}.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["keys"].clone()
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The keys of the vectors (merchant side and the test-only provider side).
+pub fn vector_keys(provider: &str, file: &str) -> Value {
+    vector(provider, file)["keys"].clone()
 }
 
 async fn serve(app: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static) -> String {
@@ -59,6 +63,11 @@ pub struct Wechat {
     pub takes_then_hangs: bool,
     /// Order queries answer 503.
     pub queries_down: bool,
+    /// Certificate mode: answers signed with the platform certificate's key and serial
+    /// (not the platform public key), certificates served at `/v3/certificates`. Read
+    /// when the stand-in starts.
+    pub certificate_mode: bool,
+    pub certificate_downloads: usize,
     pub orders: HashMap<String, Value>,
     pub refunds: Vec<Value>,
     pub refused_signatures: usize,
@@ -69,8 +78,12 @@ pub type Shared<T> = Arc<Mutex<T>>;
 
 pub struct WechatKeys {
     pub merchant: RsaVerifier,
+    /// What answers and notifications are signed with, and the serial they name.
     pub platform: Arc<RsaSigner>,
-    pub public_key_id: String,
+    pub serial: String,
+    /// The `/v3/certificates` answer of vector 13 (the certificate encrypted with the
+    /// APIv3 key).
+    pub certificate_list: String,
 }
 
 fn wechat_reply(keys: &WechatKeys, status: u16, body: &str) -> HttpResponse {
@@ -83,7 +96,7 @@ fn wechat_reply(keys: &WechatKeys, status: u16, body: &str) -> HttpResponse {
         .insert_header(("Wechatpay-Timestamp", ts))
         .insert_header(("Wechatpay-Nonce", n))
         .insert_header(("Wechatpay-Signature", signature))
-        .insert_header(("Wechatpay-Serial", keys.public_key_id.clone()))
+        .insert_header(("Wechatpay-Serial", keys.serial.clone()))
         .insert_header(("Wechatpay-Signature-Type", wechatpay::SIGNATURE_TYPE))
         .content_type("application/json")
         .body(body.to_string())
@@ -184,6 +197,10 @@ async fn wechat_api(
             None => wechat_error(404, "ORDER_NOT_EXIST", "订单不存在"),
         };
     }
+    if path == "/v3/certificates" && req.method() == "GET" {
+        state.lock().unwrap().certificate_downloads += 1;
+        return wechat_reply(&keys, 200, &keys.certificate_list);
+    }
     if path == "/v3/refund/domestic/refunds" {
         let mut s = state.lock().unwrap();
         s.refunds.push(request.clone());
@@ -193,16 +210,39 @@ async fn wechat_api(
     wechat_error(404, "NOT_FOUND", "no such API")
 }
 
-pub async fn wechat(state: Shared<Wechat>) -> (String, Arc<RsaSigner>) {
-    let k = vector_keys("wechatpay", "01-native-prepay");
-    let platform = Arc::new(
-        RsaSigner::from_pem(k["_test_only_platform_private_key_pem"].as_str().unwrap()).unwrap(),
-    );
+/// A running WeChat Pay stand-in and what it signs with.
+pub struct WechatStandIn {
+    pub url: String,
+    pub platform: Arc<RsaSigner>,
+    pub serial: String,
+}
+
+pub async fn wechat(state: Shared<Wechat>) -> WechatStandIn {
+    let certificate_mode = state.lock().unwrap().certificate_mode;
+    let v = vector("wechatpay", "13-platform-certificate-mode");
+    let k = &v["keys"];
+    let (key, serial) = if certificate_mode {
+        (
+            "_test_only_platform_cert_private_key_pem",
+            "platform_certificate_serial_no",
+        )
+    } else {
+        (
+            "_test_only_platform_private_key_pem",
+            "platform_public_key_id",
+        )
+    };
+    let platform = Arc::new(RsaSigner::from_pem(k[key].as_str().unwrap()).unwrap());
+    let serial = k[serial].as_str().unwrap().to_string();
     let keys = web::Data::new(WechatKeys {
         merchant: RsaVerifier::from_pem_or_base64(k["merchant_public_key_pem"].as_str().unwrap())
             .unwrap(),
         platform: platform.clone(),
-        public_key_id: k["platform_public_key_id"].as_str().unwrap().to_string(),
+        serial: serial.clone(),
+        certificate_list: v["expected"]["certificate_download"]["response_body"]
+            .as_str()
+            .unwrap()
+            .to_string(),
     });
     let state = web::Data::new(state);
     let url = serve(move |cfg| {
@@ -211,13 +251,18 @@ pub async fn wechat(state: Shared<Wechat>) -> (String, Arc<RsaSigner>) {
             .default_service(web::to(wechat_api));
     })
     .await;
-    (url, platform)
+    WechatStandIn {
+        url,
+        platform,
+        serial,
+    }
 }
 
 /// A WeChat Pay notification for `resource`, encrypted with the APIv3 key and signed
-/// with the platform key: (headers, body).
+/// with `platform` under `serial`: (headers, body).
 pub fn wechat_notification(
     platform: &RsaSigner,
+    serial: &str,
     apiv3_key: &str,
     event_type: &str,
     resource: &Value,
@@ -246,15 +291,11 @@ pub fn wechat_notification(
     let ts = chrono::Utc::now().timestamp().to_string();
     let n = nonce();
     let signature = platform.sign_b64(wechatpay::verification_message(&ts, &n, &body).as_bytes());
-    let k = vector_keys("wechatpay", "01-native-prepay");
     let headers = vec![
         ("Wechatpay-Timestamp".into(), ts),
         ("Wechatpay-Nonce".into(), n),
         ("Wechatpay-Signature".into(), signature),
-        (
-            "Wechatpay-Serial".into(),
-            k["platform_public_key_id"].as_str().unwrap().to_string(),
-        ),
+        ("Wechatpay-Serial".into(), serial.to_string()),
         (
             "Wechatpay-Signature-Type".into(),
             wechatpay::SIGNATURE_TYPE.into(),

@@ -449,10 +449,10 @@ async fn post_raw(
 async fn payments_fail_over_safely_and_notifications_apply_once() {
     let wechat_state = Arc::new(Mutex::new(fake::Wechat::default()));
     let alipay_state = Arc::new(Mutex::new(fake::Alipay::default()));
-    let (wechat, platform) = fake::wechat(wechat_state.clone()).await;
+    let wechat = fake::wechat(wechat_state.clone()).await;
     let (alipay, alipay_signer) = fake::alipay(alipay_state.clone()).await;
     let store = Store::new().await;
-    let config = write_config(&store, &payment_yaml(&wechat, &alipay));
+    let config = write_config(&store, &payment_yaml(&wechat.url, &alipay));
     let env = payment_env(&config);
     let server = start(&store, &env).await;
     let root = server.root_token().await;
@@ -501,8 +501,13 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
         .to_string();
     let resource = json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": no, "transaction_id": "4200000000202612010000000001",
         "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-12-01T10:00:00+08:00", "amount": { "total": 100, "payer_total": 100, "currency": "CNY" } });
-    let (headers, body) =
-        fake::wechat_notification(&platform, &apiv3, "TRANSACTION.SUCCESS", &resource);
+    let (headers, body) = fake::wechat_notification(
+        &wechat.platform,
+        &wechat.serial,
+        &apiv3,
+        "TRANSACTION.SUCCESS",
+        &resource,
+    );
     let (status, text) = post_raw(
         &server,
         "/api/v1/integrations/callbacks/wechatpay",
@@ -809,6 +814,99 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     for secret in [apiv3.as_str(), "BEGIN PRIVATE KEY"] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
+}
+
+#[tokio::test]
+async fn wechatpay_certificate_mode_downloads_the_platform_certificate_once() {
+    let wechat_state = Arc::new(Mutex::new(fake::Wechat {
+        certificate_mode: true,
+        ..Default::default()
+    }));
+    let wechat = fake::wechat(wechat_state.clone()).await;
+    let (alipay, _) = fake::alipay(Arc::new(Mutex::new(fake::Alipay::default()))).await;
+    let store = Store::new().await;
+    // No platform key or certificate configured: certificate mode, all downloaded.
+    let yaml = payment_yaml(&wechat.url, &alipay)
+        .lines()
+        .filter(|l| !l.contains("platform_public_key"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = write_config(&store, &yaml);
+    let server = start(&store, &payment_env(&config)).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "certs").await;
+
+    // The first answer names a certificate not held: downloaded, decrypted, and the
+    // answer believed; the second needs no download.
+    let mut ids = Vec::new();
+    for key in ["cert-1", "cert-2"] {
+        let p = server
+            .call_with(
+                Method::POST,
+                "/api/v1/integrations/payments",
+                Some(&admin),
+                Some(json!({ "channel": "qr", "amount": 100, "description": "证书模式" })),
+                &[("Idempotency-Key", key)],
+            )
+            .await;
+        assert_eq!(p.status, 201, "{}", p.body);
+        assert_eq!(p.body["provider"], "wechatpay", "{}", p.body);
+        ids.push((
+            p.body["id"].as_i64().unwrap(),
+            p.body["out_trade_no"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
+
+    // A notification signed with that certificate is accepted.
+    let apiv3 = fake::vector_keys("wechatpay", "13-platform-certificate-mode")["apiv3_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, no) = &ids[0];
+    let resource = json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": no, "transaction_id": "4200000000202612010000000013",
+        "trade_type": "NATIVE", "trade_state": "SUCCESS", "success_time": "2026-12-01T10:00:00+08:00", "amount": { "total": 100, "payer_total": 100, "currency": "CNY" } });
+    let (headers, body) = fake::wechat_notification(
+        &wechat.platform,
+        &wechat.serial,
+        &apiv3,
+        "TRANSACTION.SUCCESS",
+        &resource,
+    );
+    let (status, text) = post_raw(
+        &server,
+        "/api/v1/integrations/callbacks/wechatpay",
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, ""));
+    let paid = server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
+        .await
+        .body;
+    assert_eq!(paid["status"], "paid", "{paid}");
+
+    // Forgeries naming serials nobody holds are refused, and start at most one
+    // download a minute between them (here: none, one ran just now).
+    for n in 0..5 {
+        let (headers, body) = fake::wechat_notification(
+            &wechat.platform,
+            &format!("FORGED{n}"),
+            &apiv3,
+            "TRANSACTION.SUCCESS",
+            &resource,
+        );
+        let (status, _) = post_raw(
+            &server,
+            "/api/v1/integrations/callbacks/wechatpay",
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(status, 500);
+    }
+    assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
 }
 
 fn storage_yaml(cos: &str, root: &str) -> String {

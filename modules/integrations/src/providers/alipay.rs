@@ -274,7 +274,12 @@ impl PaymentProvider for Alipay {
         })
     }
 
-    fn callback(&self, _headers: &[(String, String)], body: &[u8], _now: i64) -> CallbackVerdict {
+    async fn callback(
+        &self,
+        _headers: &[(String, String)],
+        body: &[u8],
+        _now: i64,
+    ) -> CallbackVerdict {
         let text = String::from_utf8_lossy(body);
         let outcome = ali::verify_notify(&self.verifier, &text, Some(&self.settings.app_id));
         let event = if outcome.accept {

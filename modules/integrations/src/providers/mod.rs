@@ -233,7 +233,12 @@ pub trait PaymentProvider: Send + Sync {
     async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError>;
     async fn refund(&self, refund: &RefundOrder) -> Result<RefundState, ProviderError>;
     /// Verifies a notification (headers, raw body) at `now` and says how to answer.
-    fn callback(&self, headers: &[(String, String)], body: &[u8], now: i64) -> CallbackVerdict;
+    async fn callback(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: i64,
+    ) -> CallbackVerdict;
     async fn health(&self) -> Result<(), String>;
 }
 

@@ -1,9 +1,12 @@
 //! WeChat Pay API v3 (direct merchant): Native (QR), JSAPI (with the client
 //! `paySign`) and H5 prepay, query by `out_trade_no`, close, refund, and payment /
 //! refund notifications. Requests signed with the merchant key; answers verified with
-//! the platform key `Wechatpay-Serial` names (public-key or certificate mode).
+//! the platform key `Wechatpay-Serial` names (public-key or certificate mode). In
+//! certificate mode the platform certificates are downloaded from `/v3/certificates`
+//! when an answer or notification names one we do not hold (first use, rotation).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
@@ -40,7 +43,8 @@ pub struct Settings {
     /// Public-key mode (new merchants): `PUB_KEY_ID_…` and the PEM key.
     pub platform_public_key_id: Option<String>,
     pub platform_public_key: Option<String>,
-    /// Certificate mode: the platform certificates (PEM).
+    /// Certificate mode: platform certificates (PEM) to start with; the rest are
+    /// downloaded when a `Wechatpay-Serial` names one not held yet.
     #[serde(default)]
     pub platform_certificates: Vec<String>,
     /// Our callback: `https://<host>/api/v1/integrations/callbacks/wechatpay`.
@@ -52,11 +56,38 @@ pub struct Settings {
     pub h5_type: String,
 }
 
+/// A serial nobody holds (a forged notification, say) starts at most one download in
+/// this interval, so it cannot turn into a flood of calls to WeChat Pay.
+const DOWNLOAD_INTERVAL: Duration = Duration::from_secs(60);
+
 pub struct WechatPay {
     settings: Settings,
     signer: RsaSigner,
-    platform: PlatformKeys,
+    /// Replaced whole after a download; never held across an await.
+    platform: RwLock<Arc<PlatformKeys>>,
+    /// When the last download started; held while one runs, so concurrent callers
+    /// wait for it instead of starting their own.
+    last_download: tokio::sync::Mutex<Option<Instant>>,
     target: Arc<Target>,
+}
+
+#[derive(Deserialize)]
+struct CertificateList {
+    data: Vec<CertificateItem>,
+}
+
+#[derive(Deserialize)]
+struct CertificateItem {
+    serial_no: String,
+    encrypt_certificate: EncryptedCertificate,
+}
+
+#[derive(Deserialize)]
+struct EncryptedCertificate {
+    nonce: String,
+    #[serde(default)]
+    associated_data: String,
+    ciphertext: String,
 }
 
 impl WechatPay {
@@ -81,21 +112,110 @@ impl WechatPay {
                 .map_err(|e| format!("platform_certificates[{i}]: {e}"))?;
             platform.certificates.insert(cert.serial_no, cert.verifier);
         }
-        if platform.public_key.is_none() && platform.certificates.is_empty() {
+        if platform.public_key.is_some() != platform.public_key_id.is_some() {
             return Err(
-                "give platform_public_key (+ platform_public_key_id) or platform_certificates"
-                    .into(),
+                "platform_public_key_id and platform_public_key: give both or neither".into(),
             );
-        }
-        if platform.public_key.is_some() && platform.public_key_id.is_none() {
-            return Err("platform_public_key_id: required with platform_public_key".into());
         }
         Ok(Self {
             settings,
             signer,
-            platform,
+            platform: RwLock::new(Arc::new(platform)),
+            last_download: tokio::sync::Mutex::new(None),
             target,
         })
+    }
+
+    fn platform(&self) -> Arc<PlatformKeys> {
+        self.platform
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The platform keys to verify a signature by `serial` with, downloading the
+    /// certificates first when `serial` names one not held yet.
+    async fn platform_for(&self, serial: Option<&str>) -> Arc<PlatformKeys> {
+        let keys = self.platform();
+        let Some(serial) = serial else {
+            return keys;
+        };
+        if serial.starts_with("PUB_KEY_ID_") || keys.for_serial(serial).is_some() {
+            return keys;
+        }
+        let mut last = self.last_download.lock().await;
+        // A download that finished while this call waited may have brought it.
+        let keys = self.platform();
+        if keys.for_serial(serial).is_some()
+            || last.is_some_and(|at| at.elapsed() < DOWNLOAD_INTERVAL)
+        {
+            return keys;
+        }
+        *last = Some(Instant::now());
+        match self.download_certificates().await {
+            Ok(serials) => tracing::info!(
+                mchid = %self.settings.mchid,
+                ?serials,
+                wanted = serial,
+                "WeChat Pay platform certificates downloaded"
+            ),
+            Err(why) => tracing::warn!(
+                mchid = %self.settings.mchid,
+                wanted = serial,
+                "WeChat Pay platform certificates not downloaded: {why}"
+            ),
+        }
+        self.platform()
+    }
+
+    /// `GET /v3/certificates`: each certificate decrypted with the APIv3 key, the answer
+    /// verified with the certificates it carries (the AEAD tag under the APIv3 key, which
+    /// only WeChat Pay and the merchant hold, is what vouches for them — the official
+    /// SDKs trust a download the same way), then added to the ones held.
+    async fn download_certificates(&self) -> Result<Vec<String>, String> {
+        let path = "/v3/certificates";
+        let answer = self
+            .send_signed("GET", path, String::new(), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = answer.text();
+        if answer.status != 200 {
+            return Err(format!("HTTP {}: {text}", answer.status));
+        }
+        let list: CertificateList =
+            serde_json::from_str(&text).map_err(|e| format!("unreadable answer: {e}"))?;
+        let mut keys = (*self.platform()).clone();
+        let mut serials = Vec::with_capacity(list.data.len());
+        for item in list.data {
+            let e = item.encrypt_certificate;
+            let pem = wx::decrypt(
+                self.settings.apiv3_key.expose_secret().as_bytes(),
+                &e.nonce,
+                &e.associated_data,
+                &e.ciphertext,
+            )
+            .map_err(|e| format!("certificate {}: {e}", item.serial_no))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| format!("certificate {}: {e}", item.serial_no))?;
+            if !cert.serial_no.eq_ignore_ascii_case(&item.serial_no) {
+                return Err(format!(
+                    "certificate listed as {} has serial {}",
+                    item.serial_no, cert.serial_no
+                ));
+            }
+            serials.push(cert.serial_no.clone());
+            keys.certificates.insert(cert.serial_no, cert.verifier);
+        }
+        let headers = SignatureHeaders::from_pairs(
+            answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        wx::verify(&keys, &headers, &text, chrono::Utc::now().timestamp())
+            .map_err(|why| format!("the download's signature does not hold ({why:?})"))?;
+        *self
+            .platform
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
+        Ok(serials)
     }
 
     fn merchant(&self) -> Merchant<'_> {
@@ -115,6 +235,17 @@ impl WechatPay {
         write: bool,
     ) -> Result<(u16, Value), ProviderError> {
         let body_text = body.map(Value::to_string).unwrap_or_default();
+        let answer = self.send_signed(method, path, body_text, write).await?;
+        self.read(answer, write).await
+    }
+
+    async fn send_signed(
+        &self,
+        method: &str,
+        path: &str,
+        body_text: String,
+        write: bool,
+    ) -> Result<Answer, ProviderError> {
         let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
         let now = chrono::Utc::now().timestamp();
         let signed = self.merchant().sign(method, path, now, &nonce, &body_text);
@@ -127,29 +258,25 @@ impl WechatPay {
         .header("Authorization", &signed.authorization)
         .header("Accept", "application/json")
         .header("Content-Type", "application/json");
-        if let Some(id) = &self.platform.public_key_id {
+        if let Some(id) = &self.settings.platform_public_key_id {
             request = request.header("Wechatpay-Serial", id);
         }
         let request = request
             .build()
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         let repeat = if write { Repeat::Never } else { Repeat::IfSafe };
-        let answer = send(&self.target, request, repeat, write).await?;
-        self.read(answer, write)
+        send(&self.target, request, repeat, write).await
     }
 
-    fn read(&self, answer: Answer, write: bool) -> Result<(u16, Value), ProviderError> {
+    async fn read(&self, answer: Answer, write: bool) -> Result<(u16, Value), ProviderError> {
         let text = answer.text();
         if (200..300).contains(&answer.status) {
             let headers = SignatureHeaders::from_pairs(
                 answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             );
-            if let Err(why) = wx::verify(
-                &self.platform,
-                &headers,
-                &text,
-                chrono::Utc::now().timestamp(),
-            ) {
+            let platform = self.platform_for(headers.serial.as_deref()).await;
+            if let Err(why) = wx::verify(&platform, &headers, &text, chrono::Utc::now().timestamp())
+            {
                 let message = format!("the answer's signature does not hold ({why:?})");
                 return Err(if write {
                     ProviderError::Ambiguous(message)
@@ -310,12 +437,18 @@ impl PaymentProvider for WechatPay {
         })
     }
 
-    fn callback(&self, headers: &[(String, String)], body: &[u8], now: i64) -> CallbackVerdict {
+    async fn callback(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: i64,
+    ) -> CallbackVerdict {
         let text = String::from_utf8_lossy(body);
         let headers =
             SignatureHeaders::from_pairs(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let platform = self.platform_for(headers.serial.as_deref()).await;
         let outcome = wx::open_callback(
-            &self.platform,
+            &platform,
             self.settings.apiv3_key.expose_secret().as_bytes(),
             &headers,
             &text,

@@ -703,7 +703,7 @@ pub async fn callback(
         let Some(provider) = slot.payment() else {
             continue;
         };
-        let verdict = provider.callback(headers, body, now);
+        let verdict = provider.callback(headers, body, now).await;
         let reply = CallbackReply {
             status: verdict.reply_status,
             content_type: verdict.reply_content_type,
