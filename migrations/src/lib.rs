@@ -14,6 +14,7 @@ mod m20261121_000008_kuaishou_orders;
 mod m20261201_000009_kuaishou_event_dispatch;
 mod m20261201_000010_integrations;
 mod m20261201_000011_integrations_sms_delivery;
+mod m20261201_000012_integrations_sms_report_due;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_kuaishou_event_dispatch::Migration),
             Box::new(m20261201_000010_integrations::Migration),
             Box::new(m20261201_000011_integrations_sms_delivery::Migration),
+            Box::new(m20261201_000012_integrations_sms_report_due::Migration),
         ]
     }
 }

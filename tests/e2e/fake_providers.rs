@@ -432,6 +432,8 @@ pub struct Sms {
     pub serials: Vec<String>,
     pub refused_signatures: usize,
     pub attempts: usize,
+    /// Delivery-report queries answered.
+    pub report_queries: usize,
 }
 
 pub const TENCENT_ID: &str = "AKIDe2eSmsSecretId";
@@ -485,6 +487,7 @@ async fn tencent_api(
         {
             return HttpResponse::Ok().json(json!({ "Response": { "Error": { "Code": "MissingParameter", "Message": "SmsSdkAppId, BeginTime and Limit are required" }, "RequestId": nonce() } }));
         }
+        s.report_queries += 1;
         let receipts: Vec<Value> = s
             .sent
             .iter()
@@ -569,6 +572,7 @@ async fn aliyun_api(req: HttpRequest, body: String, state: web::Data<Shared<Sms>
         if !date_ok || get("PhoneNumber").is_empty() {
             return HttpResponse::Ok().json(json!({ "Code": "isv.INVALID_PARAMETERS", "Message": "PhoneNumber and SendDate (yyyyMMdd) are required" }));
         }
+        s.report_queries += 1;
         let known = s
             .serials
             .iter()

@@ -64,6 +64,10 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             kernel.clone(),
             integrations.clone(),
         )),
+        tokio::spawn(shopops_integrations::jobs::sms_reports(
+            kernel.clone(),
+            integrations.clone(),
+        )),
         tokio::spawn(shopops_integrations::jobs::config_reload(
             kernel.clone(),
             integrations.clone(),

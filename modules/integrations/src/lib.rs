@@ -128,6 +128,27 @@ pub mod jobs {
         .await
     }
 
+    /// Delivery reports of recent sends (`INTEGRATIONS_SMS_REPORT_SECS`, at most 30 s
+    /// between rounds).
+    pub async fn sms_reports(kernel: Kernel, state: Arc<State>) {
+        let every = crate::service::sms_reports::report_secs().min(30) as u64;
+        shopops_kernel::jobs::every(
+            kernel,
+            "integrations_sms_reports",
+            Duration::from_secs(every),
+            move |k| {
+                let state = state.clone();
+                async move {
+                    crate::service::sms_reports::check_due(&k, &state.manager)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.message)
+                }
+            },
+        )
+        .await
+    }
+
     /// integrations.yaml and the API's overrides, polled (`INTEGRATIONS_RELOAD_SECS`).
     pub async fn config_reload(kernel: Kernel, state: Arc<State>) {
         shopops_kernel::jobs::every(

@@ -97,7 +97,7 @@ pub async fn get_sms(
     principal.require(&kernel, "integrations:read")?;
     let mut row = svc::find(&kernel, principal.tenant_id, &id).await?;
     if q.refresh {
-        row = svc::refresh_delivery(&kernel, &state.manager, row).await?;
+        row = crate::service::sms_reports::refresh_delivery(&kernel, &state.manager, row).await?;
     }
     Ok(HttpResponse::Ok().json(svc::view(&kernel, row)))
 }

@@ -32,6 +32,8 @@ pub struct Model {
     /// The provider's report: its code or description, and when the phone got it.
     pub delivery_detail: Option<String>,
     pub delivery_checked_at: Option<ChronoDateTimeUtc>,
+    /// When the report job next asks about it (null: not followed any more).
+    pub delivery_next_check_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,4 +3,5 @@
 pub mod captcha;
 pub mod payments;
 pub mod sms;
+pub mod sms_reports;
 pub mod storage;

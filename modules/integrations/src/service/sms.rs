@@ -25,9 +25,8 @@ use utoipa::ToSchema;
 
 use crate::config::Capability;
 use crate::entities::sms_outbox;
-use crate::error;
 use crate::manager::{Failure, Manager, Slot};
-use crate::providers::{DeliveryQuery, ProviderError, SmsMessage};
+use crate::providers::{ProviderError, SmsMessage};
 
 /// Attempts before a message is given up (dead-lettered).
 pub const MAX_ATTEMPTS: i64 = 20;
@@ -232,6 +231,7 @@ pub async fn enqueue(
         delivery: Set(None),
         delivery_detail: Set(None),
         delivery_checked_at: Set(None),
+        delivery_next_check_at: Set(None),
         ..Default::default()
     };
     Ok((row.insert(&kernel.db).await?, true))
@@ -320,6 +320,10 @@ pub async fn deliver(
                 )
                 .col_expr(sms_outbox::Column::SentAt, Expr::value(now))
                 .col_expr(
+                    sms_outbox::Column::DeliveryNextCheckAt,
+                    Expr::value(super::sms_reports::first_check(now)),
+                )
+                .col_expr(
                     sms_outbox::Column::NextAttemptAt,
                     Expr::value(Option::<chrono::DateTime<Utc>>::None),
                 )
@@ -390,71 +394,7 @@ pub async fn deliver(
     reload(kernel, row.id).await
 }
 
-/// Asks the provider that sent the message whether it reached the phone, and keeps
-/// the answer. A final report (delivered or failed) is not asked again.
-pub async fn refresh_delivery(
-    kernel: &Kernel,
-    manager: &Manager,
-    row: sms_outbox::Model,
-) -> AppResult<sms_outbox::Model> {
-    let (Some(provider), Some(provider_message_id), Some(sent_at)) =
-        (&row.provider, &row.provider_message_id, row.sent_at)
-    else {
-        return Ok(row);
-    };
-    if row.status != "sent" || row.delivery.is_some() {
-        return Ok(row);
-    }
-    let slot = manager.provider(Capability::Sms, provider).ok_or_else(|| {
-        error::provider_error(
-            provider,
-            ProviderError::Unavailable("no longer configured".into()),
-        )
-    })?;
-    let query = DeliveryQuery {
-        phone: kernel
-            .pii
-            .decrypt(&row.phone_enc)
-            .map_err(AppError::internal)?,
-        provider_message_id: provider_message_id.clone(),
-        sent_at,
-    };
-    let query = &query;
-    let report = manager
-        .attempt(&slot, |s| async move {
-            s.sms()
-                .ok_or_else(|| ProviderError::Unavailable("not an SMS provider".into()))?
-                .delivery(query)
-                .await
-        })
-        .await
-        .map_err(|e| error::provider_error(provider, e))?;
-    let mut update = sms_outbox::Entity::update_many()
-        .filter(sms_outbox::Column::Id.eq(row.id))
-        .col_expr(
-            sms_outbox::Column::DeliveryCheckedAt,
-            Expr::value(Utc::now()),
-        );
-    if let Some(report) = report {
-        update = update
-            .col_expr(
-                sms_outbox::Column::Delivery,
-                Expr::value(if report.delivered {
-                    "delivered"
-                } else {
-                    "failed"
-                }),
-            )
-            .col_expr(
-                sms_outbox::Column::DeliveryDetail,
-                Expr::value(report.detail),
-            );
-    }
-    update.exec(&kernel.db).await?;
-    reload(kernel, row.id).await
-}
-
-async fn reload(kernel: &Kernel, id: i64) -> AppResult<sms_outbox::Model> {
+pub(super) async fn reload(kernel: &Kernel, id: i64) -> AppResult<sms_outbox::Model> {
     sms_outbox::Entity::find_by_id(id)
         .one(&kernel.db)
         .await?

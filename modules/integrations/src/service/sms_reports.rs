@@ -1,0 +1,199 @@
+//! Delivery reports: whether a sent SMS reached the phone, asked of the provider that
+//! sent it — on demand (`GET /sms/{id}?refresh=true`) and by a job that checks recent
+//! sends until a final report comes in.
+//!
+//! The job checks a message first `report_secs()` after it was sent, then at gaps that
+//! grow by half of its age (1 min, 1.5, 2.25, … with the default), so one that never
+//! gets a report costs about twenty queries over the [`REPORT_WINDOW_HOURS`] it is
+//! followed, not thousands. The next check is a column (`delivery_next_check_at`,
+//! indexed), so a round reads only what is due however many sends are followed; a
+//! checker claims a message by moving that time forward with a conditional update, so
+//! replicas do not ask the provider twice for it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use shopops_kernel::{AppError, AppResult, Kernel};
+
+use super::sms::reload;
+use crate::config::Capability;
+use crate::entities::sms_outbox;
+use crate::error;
+use crate::manager::Manager;
+use crate::providers::{DeliveryQuery, ProviderError};
+
+/// How long after a send reports are looked for: carriers report within minutes, and a
+/// phone that stays off for two days is not worth asking about again.
+pub const REPORT_WINDOW_HOURS: i64 = 48;
+/// Messages checked per round of the job.
+const BATCH: u64 = 50;
+
+/// The shortest gap between two checks of one message, and before the first
+/// (`INTEGRATIONS_SMS_REPORT_SECS`, default 60).
+pub fn report_secs() -> i64 {
+    std::env::var("INTEGRATIONS_SMS_REPORT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60i64)
+        .clamp(1, 3600)
+}
+
+/// How long a claimed check is left to its checker before another may take it: longer
+/// than a provider's answer can take.
+const CLAIM_SECS: i64 = 120;
+
+/// The first check of a message sent at `sent_at`.
+pub fn first_check(sent_at: DateTime<Utc>) -> DateTime<Utc> {
+    sent_at + chrono::Duration::seconds(report_secs())
+}
+
+/// The check after one at `checked_at` that brought no final report; None once that
+/// is past the window.
+fn next_check(sent_at: DateTime<Utc>, checked_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let gap = chrono::Duration::seconds(report_secs()).max((checked_at - sent_at) / 2);
+    Some(checked_at + gap)
+        .filter(|at| *at <= sent_at + chrono::Duration::hours(REPORT_WINDOW_HOURS))
+}
+
+/// Asks the provider that sent the message whether it reached the phone, and keeps
+/// the answer. A final report (delivered or failed) is not asked again.
+pub async fn refresh_delivery(
+    kernel: &Kernel,
+    manager: &Manager,
+    row: sms_outbox::Model,
+) -> AppResult<sms_outbox::Model> {
+    let (Some(provider), Some(provider_message_id), Some(sent_at)) =
+        (&row.provider, &row.provider_message_id, row.sent_at)
+    else {
+        return Ok(row);
+    };
+    if row.status != "sent" || row.delivery.is_some() {
+        return Ok(row);
+    }
+    let slot = manager.provider(Capability::Sms, provider).ok_or_else(|| {
+        error::provider_error(
+            provider,
+            ProviderError::Unavailable("no longer configured".into()),
+        )
+    })?;
+    let query = DeliveryQuery {
+        phone: kernel
+            .pii
+            .decrypt(&row.phone_enc)
+            .map_err(AppError::internal)?,
+        provider_message_id: provider_message_id.clone(),
+        sent_at,
+    };
+    let query = &query;
+    let report = manager
+        .attempt(&slot, |s| async move {
+            s.sms()
+                .ok_or_else(|| ProviderError::Unavailable("not an SMS provider".into()))?
+                .delivery(query)
+                .await
+        })
+        .await
+        .map_err(|e| error::provider_error(provider, e))?;
+    let now = Utc::now();
+    let mut update = sms_outbox::Entity::update_many()
+        .filter(sms_outbox::Column::Id.eq(row.id))
+        .col_expr(sms_outbox::Column::DeliveryCheckedAt, Expr::value(now))
+        .col_expr(
+            sms_outbox::Column::DeliveryNextCheckAt,
+            Expr::value(match report {
+                Some(_) => None,
+                None => next_check(sent_at, now),
+            }),
+        );
+    if let Some(report) = report {
+        update = update
+            .col_expr(
+                sms_outbox::Column::Delivery,
+                Expr::value(if report.delivered {
+                    "delivered"
+                } else {
+                    "failed"
+                }),
+            )
+            .col_expr(
+                sms_outbox::Column::DeliveryDetail,
+                Expr::value(report.detail),
+            );
+    }
+    update.exec(&kernel.db).await?;
+    reload(kernel, row.id).await
+}
+
+/// Claims a due message for one check: true when this caller won it. The claim moves
+/// its next check [`CLAIM_SECS`] ahead, so a replica that found it due too misses it;
+/// the check then sets the real next time (or a crash leaves it to be retried).
+async fn claim(kernel: &Kernel, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
+    let claimed = sms_outbox::Entity::update_many()
+        .col_expr(
+            sms_outbox::Column::DeliveryNextCheckAt,
+            Expr::value(now + chrono::Duration::seconds(CLAIM_SECS)),
+        )
+        .filter(sms_outbox::Column::Id.eq(id))
+        .filter(sms_outbox::Column::DeliveryNextCheckAt.lte(now))
+        .exec(&kernel.db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// One round of the job: checks the sends that are due, oldest due first; how many
+/// were asked. A provider that cannot answer now is asked again at the next check.
+pub async fn check_due(kernel: &Kernel, manager: &Manager) -> AppResult<usize> {
+    let now = Utc::now();
+    let due = sms_outbox::Entity::find()
+        .filter(sms_outbox::Column::DeliveryNextCheckAt.lte(now))
+        .filter(sms_outbox::Column::Status.eq("sent"))
+        .filter(sms_outbox::Column::Delivery.is_null())
+        .order_by_asc(sms_outbox::Column::DeliveryNextCheckAt)
+        .limit(BATCH)
+        .all(&kernel.db)
+        .await?;
+    let mut asked = 0;
+    for row in due {
+        if !claim(kernel, row.id, now).await? {
+            continue;
+        }
+        asked += 1;
+        let (id, sent_at) = (row.id, row.sent_at);
+        let provider = row.provider.clone().unwrap_or_default();
+        if let Err(e) = refresh_delivery(kernel, manager, row).await {
+            // No answer now: the next check is the one after this.
+            let next = sent_at.and_then(|sent| next_check(sent, now));
+            sms_outbox::Entity::update_many()
+                .col_expr(sms_outbox::Column::DeliveryNextCheckAt, Expr::value(next))
+                .filter(sms_outbox::Column::Id.eq(id))
+                .exec(&kernel.db)
+                .await?;
+            tracing::info!(sms_id = id, %provider, "no delivery report now: {}", e.message);
+        }
+    }
+    Ok(asked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_spread_out_as_a_message_ages_and_stop_after_the_window() {
+        let sent = Utc::now();
+        let secs = chrono::Duration::seconds;
+        assert_eq!(first_check(sent), sent + secs(60));
+        // Checked a minute after: the gap stays the minimum.
+        assert_eq!(next_check(sent, sent + secs(60)), Some(sent + secs(120)));
+        // Checked after an hour: next in half an hour.
+        assert_eq!(next_check(sent, sent + secs(3600)), Some(sent + secs(5400)));
+        // Over the window the checks stay few, then stop.
+        let (mut at, mut checks) = (Some(first_check(sent)), 0);
+        while let Some(t) = at {
+            checks += 1;
+            at = next_check(sent, t);
+        }
+        assert!((15..=25).contains(&checks), "{checks} checks in the window");
+        assert_eq!(next_check(sent, sent + chrono::Duration::hours(40)), None);
+    }
+}
