@@ -2,7 +2,8 @@
 //! request the way the provider does — WeChat Pay the RSA signature over
 //! `METHOD\nURL\nTS\nNONCE\nBODY\n` with the merchant's public key, Alipay the RSA2 sign
 //! over the sorted parameters with the app's public key, Tencent Cloud and Aliyun their
-//! HMAC signatures recomputed from the request as received, COS its q-* signature,
+//! HMAC signatures recomputed from the request as received, COS its q-* signature, S3
+//! its SigV4 (header or presigned query, the payload hash against the body),
 //! Chaojiying the MD5 password — and answers in the provider's documented shapes,
 //! signed with the test-only "platform" keys of the vectors where the provider signs.
 //! A `down` switch makes one fail (503) to exercise failover.
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 use shopops_integrations::client::rsa::{RsaSigner, RsaVerifier};
-use shopops_integrations::client::{aliyun, cos, tc3, wechatpay};
+use shopops_integrations::client::{aliyun, cos, digest, sigv4, tc3, wechatpay};
 
 /// A vector file of the integrations module's fixtures.
 pub fn vector(provider: &str, file: &str) -> Value {
@@ -705,6 +706,153 @@ pub async fn cos(state: Shared<Cos>) -> String {
     serve(move |cfg| {
         cfg.app_data(state.clone())
             .default_service(web::to(cos_api));
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- S3
+
+#[derive(Default)]
+pub struct S3 {
+    /// Path-style keys (`/bucket/key`, decoded) → (content type, bytes).
+    pub objects: HashMap<String, (String, Vec<u8>)>,
+    pub refused_signatures: usize,
+}
+
+pub const S3_ID: &str = "AKIAE2ES3ACCESSKEYID";
+pub const S3_SECRET: &str = "e2e/s3+secret-access-key";
+pub const S3_REGION: &str = "ap-guangzhou";
+
+/// Verifies SigV4 as S3 does: the `Authorization` header (with `x-amz-content-sha256`
+/// matching the body, `x-amz-date` within 15 minutes) or a presigned query (not
+/// expired); the signature recomputed from the request as received.
+fn s3_signed(req: &HttpRequest, body: &[u8]) -> bool {
+    let query: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let field = |k: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let date_of = |d: &str| {
+        chrono::NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ")
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0)
+    };
+    let now = chrono::Utc::now().timestamp();
+    let auth = header(req, "Authorization");
+    let (credential, signed_headers, signature, amz_date, payload, signed_query) =
+        if auth.is_empty() {
+            let date = field("X-Amz-Date");
+            let expires: i64 = field("X-Amz-Expires").parse().unwrap_or(0);
+            if now > date_of(&date) + expires {
+                return false;
+            }
+            let rest: Vec<_> = query
+                .iter()
+                .filter(|(k, _)| k != "X-Amz-Signature")
+                .cloned()
+                .collect();
+            (
+                field("X-Amz-Credential"),
+                field("X-Amz-SignedHeaders"),
+                field("X-Amz-Signature"),
+                date,
+                sigv4::UNSIGNED_PAYLOAD.to_string(),
+                rest,
+            )
+        } else {
+            let fields: HashMap<&str, &str> = auth
+                .trim_start_matches("AWS4-HMAC-SHA256 ")
+                .split(", ")
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let payload = header(req, "x-amz-content-sha256").to_string();
+            let date = header(req, "x-amz-date").to_string();
+            if payload != digest::sha256_hex(body) || (now - date_of(&date)).abs() > 900 {
+                return false;
+            }
+            let get = |k| fields.get(k).copied().unwrap_or_default().to_string();
+            (
+                get("Credential"),
+                get("SignedHeaders"),
+                get("Signature"),
+                date,
+                payload,
+                query.clone(),
+            )
+        };
+    let scope: Vec<&str> = credential.split('/').collect();
+    if scope.len() != 5 || scope[0] != S3_ID || !amz_date.starts_with(scope[1]) {
+        return false;
+    }
+    let headers: Vec<(String, String)> = signed_headers
+        .split(';')
+        .map(|n| (n.to_string(), header(req, n).to_string()))
+        .collect();
+    let expected = sigv4::Request {
+        access_key_id: S3_ID,
+        secret_access_key: S3_SECRET,
+        region: scope[2],
+        service: scope[3],
+        amz_date: &amz_date,
+        http_method: req.method().as_str(),
+        canonical_uri: req.uri().path(),
+        query: &signed_query,
+        headers: &headers,
+        payload_sha256: &payload,
+    }
+    .sign();
+    scope[2] == S3_REGION && !signature.is_empty() && expected.signature == signature
+}
+
+async fn s3_api(req: HttpRequest, body: web::Bytes, state: web::Data<Shared<S3>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    let error = |status: u16, code: &str| {
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .content_type("application/xml")
+            .body(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code}</Message><RequestId>{}</RequestId></Error>", nonce()))
+    };
+    if !s3_signed(&req, &body) {
+        s.refused_signatures += 1;
+        return error(403, "SignatureDoesNotMatch");
+    }
+    let key = percent_decode(req.path());
+    match req.method().as_str() {
+        "PUT" => {
+            let content_type = match header(&req, "Content-Type") {
+                "" => "binary/octet-stream",
+                ct => ct,
+            };
+            s.objects
+                .insert(key, (content_type.to_string(), body.to_vec()));
+            HttpResponse::Ok()
+                .insert_header(("ETag", format!("\"{}\"", nonce())))
+                .finish()
+        }
+        "GET" => match s.objects.get(&key) {
+            Some((ct, bytes)) => HttpResponse::Ok()
+                .content_type(ct.clone())
+                .body(bytes.clone()),
+            None => error(404, "NoSuchKey"),
+        },
+        "HEAD" if s.objects.contains_key(&key) => HttpResponse::Ok().finish(),
+        "HEAD" => HttpResponse::NotFound().finish(),
+        "DELETE" => {
+            s.objects.remove(&key);
+            HttpResponse::NoContent().finish()
+        }
+        _ => error(405, "MethodNotAllowed"),
+    }
+}
+
+pub async fn s3(state: Shared<S3>) -> String {
+    let state = web::Data::new(state);
+    serve(move |cfg| {
+        cfg.app_data(state.clone()).default_service(web::to(s3_api));
     })
     .await
 }

@@ -1151,6 +1151,138 @@ async fn storage_fails_over_presigns_and_captcha_recognises() {
 }
 
 #[tokio::test]
+async fn an_s3_store_takes_signed_writes_reads_deletes_and_presigned_urls() {
+    let s3_state = Arc::new(Mutex::new(fake::S3::default()));
+    let s3 = fake::s3(s3_state.clone()).await;
+    let store = Store::new().await;
+    let yaml = format!(
+        r#"
+storage:
+  s3:
+    access_key_id: "{}"
+    secret_access_key: "{}"
+    bucket: "shopops-e2e"
+    region: "{}"
+    endpoint: "{s3}"
+    path_style: true
+"#,
+        fake::S3_ID,
+        fake::S3_SECRET,
+        fake::S3_REGION
+    );
+    let config = write_config(&store, &yaml);
+    let server = start(&store, &[("INTEGRATIONS_CONFIG", config)]).await;
+    let root = server.root_token().await;
+    let (tenant, admin) = server.tenant(&root, "s3").await;
+    let object = |key: &str| format!("{}/api/v1/integrations/storage/objects/{key}", server.base);
+
+    // A key with CJK, a space and a plus: signed over the encoded path S3 sees.
+    let key = "商品/主图 1+2.png";
+    let res = server
+        .http
+        .put(object(key))
+        .bearer_auth(&admin)
+        .header("Content-Type", "image/png")
+        .body(&b"\x89PNG-s3"[..])
+        .send()
+        .await
+        .unwrap();
+    let put = crate::support::Reply::from_response(res).await;
+    assert_eq!(put.status, 201, "{}", put.body);
+    assert_eq!(put.body["provider"], "s3");
+    let stored = format!("/shopops-e2e/tenants/{tenant}/{key}");
+    assert_eq!(
+        s3_state
+            .lock()
+            .unwrap()
+            .objects
+            .get(&stored)
+            .map(|(ct, b)| (ct.clone(), b.clone())),
+        Some(("image/png".to_string(), b"\x89PNG-s3".to_vec()))
+    );
+    let got = server
+        .http
+        .get(object(key))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG-s3");
+
+    // A presigned GET works at S3 with no token; changed, it is refused.
+    let presign = |method: &'static str| {
+        let (server, admin) = (&server, &admin);
+        async move {
+            let p = server
+                .post(
+                    "/api/v1/integrations/storage/presign",
+                    admin,
+                    json!({ "key": key, "method": method, "expires_secs": 300 }),
+                )
+                .await;
+            assert_eq!(p.status, 200, "{}", p.body);
+            assert_eq!(p.body["provider"], "s3");
+            p.body["url"].as_str().unwrap().to_string()
+        }
+    };
+    let url = presign("GET").await;
+    assert!(url.starts_with(&s3), "{url}");
+    let direct = server.http.get(&url).send().await.unwrap();
+    assert_eq!(direct.status(), 200);
+    assert_eq!(direct.bytes().await.unwrap().as_ref(), b"\x89PNG-s3");
+    let longer = url.replace("X-Amz-Expires=300", "X-Amz-Expires=3000");
+    let refused = server.http.get(&longer).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("SignatureDoesNotMatch"));
+    assert_eq!(s3_state.lock().unwrap().refused_signatures, 1);
+
+    // A presigned PUT: the browser uploads straight to S3; we read it back.
+    let url = presign("PUT").await;
+    let upload = server
+        .http
+        .put(&url)
+        .body(&b"\x89PNG-direct"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let got = server
+        .http
+        .get(object(key))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG-direct");
+
+    // Deleted at S3, then not found.
+    let deleted = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/integrations/storage/objects/{key}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert!(s3_state.lock().unwrap().objects.is_empty());
+    let gone = server
+        .http
+        .get(object(key))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    assert_eq!(s3_state.lock().unwrap().refused_signatures, 1);
+}
+
+#[tokio::test]
 async fn providers_change_live_and_their_secrets_never_show() {
     let tencent_state = Arc::new(Mutex::new(fake::Sms::default()));
     let aliyun_state = Arc::new(Mutex::new(fake::Sms::default()));
