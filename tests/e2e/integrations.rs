@@ -298,6 +298,25 @@ async fn an_sms_accepted_while_every_provider_is_down_is_sent_once_after_a_resta
         1,
         "asked once by two replicas, and not again after a final report"
     );
+    let mut counted = 0.0;
+    for server in [&a, &b] {
+        let metrics = server
+            .http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        counted += metrics
+            .lines()
+            .filter(|l| l.starts_with("integration_sms_reports_total{"))
+            .filter(|l| l.contains(r#"outcome="delivered""#) && l.contains(r#"provider="tencent""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    assert_eq!(counted, 1.0, "integration_sms_reports_total, both replicas");
     drop(b);
 }
 

@@ -8,6 +8,7 @@ pub struct IntegrationMetrics {
     pub duration: HistogramVec,
     pub failovers: IntCounterVec,
     pub sms: IntCounterVec,
+    pub sms_reports: IntCounterVec,
     pub callbacks: IntCounterVec,
 }
 
@@ -37,6 +38,12 @@ impl IntegrationMetrics {
                 "integration_sms_total",
                 "SMS delivery attempts by outcome (sent, retry, rejected, dead, unknown)",
                 &["outcome"],
+            ),
+            sms_reports: counter_vec(
+                registry,
+                "integration_sms_reports_total",
+                "SMS delivery-report checks by provider and outcome (delivered, failed, none yet, error)",
+                &["provider", "outcome"],
             ),
             callbacks: counter_vec(
                 registry,

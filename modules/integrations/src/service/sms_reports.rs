@@ -93,7 +93,19 @@ pub async fn refresh_delivery(
                 .await
         })
         .await
-        .map_err(|e| error::provider_error(provider, e))?;
+        .map_err(|e| {
+            count(manager, provider, "error");
+            error::provider_error(provider, e)
+        })?;
+    count(
+        manager,
+        provider,
+        match &report {
+            Some(r) if r.delivered => "delivered",
+            Some(_) => "failed",
+            None => "none",
+        },
+    );
     let now = Utc::now();
     let mut update = sms_outbox::Entity::update_many()
         .filter(sms_outbox::Column::Id.eq(row.id))
@@ -122,6 +134,14 @@ pub async fn refresh_delivery(
     }
     update.exec(&kernel.db).await?;
     reload(kernel, row.id).await
+}
+
+fn count(manager: &Manager, provider: &str, outcome: &str) {
+    manager
+        .metrics
+        .sms_reports
+        .with_label_values(&[provider, outcome])
+        .inc();
 }
 
 /// Claims a due message for one check: true when this caller won it. The claim moves
