@@ -2,10 +2,10 @@
 //! sent it — on demand (`GET /sms/{id}?refresh=true`) and by a job that checks recent
 //! sends until a final report comes in.
 //!
-//! The job checks a message first `report_secs()` after it was sent, then at gaps that
-//! grow by half of its age (1 min, 1.5, 2.25, … with the default), so one that never
-//! gets a report costs about twenty queries over the [`REPORT_WINDOW_HOURS`] it is
-//! followed, not thousands. The next check is a column (`delivery_next_check_at`,
+//! The job checks a message first `report_secs()` after it was sent, then at gaps of
+//! half its age, never shorter than that (at 1, 2, 3, 4.5, 6.75 … minutes with the
+//! default), so one that never gets a report costs about twenty queries over the
+//! [`REPORT_WINDOW_HOURS`] it is followed, not thousands. The next check is a column (`delivery_next_check_at`,
 //! indexed), so a round reads only what is due however many sends are followed; a
 //! checker claims a message by moving that time forward with a conditional update, so
 //! replicas do not ask the provider twice for it.
