@@ -301,15 +301,7 @@ async fn one_fault_is_one_alert_per_channel_then_one_resolved_notice() {
     assert_eq!(count(&inbox, "wecom", firing), 1, "silenced: no new notice");
     let _redis = start_redis(redis_port);
 
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains(r#"alert_notifications_total{channel="dingtalk",outcome="sent"} 3"#),
         "{text}"

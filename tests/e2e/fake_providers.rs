@@ -259,18 +259,48 @@ pub async fn wechat(state: Shared<Wechat>) -> WechatStandIn {
     }
 }
 
-/// A WeChat Pay notification for `resource`, encrypted with the APIv3 key and signed
-/// with `platform` under `serial`: (headers, body).
-pub fn wechat_notification(
+/// The decrypted resource of a WeChat Pay `TRANSACTION.SUCCESS` notification.
+pub fn wechat_paid(out_trade_no: &str, transaction_id: &str, total: i64) -> Value {
+    json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": out_trade_no, "transaction_id": transaction_id,
+        "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-12-01T10:00:00+08:00",
+        "amount": { "total": total, "payer_total": total, "currency": "CNY" } })
+}
+
+impl WechatStandIn {
+    /// A notification for `resource`, encrypted with the vectors' APIv3 key and signed
+    /// as this stand-in signs: (headers, body).
+    pub fn notification(
+        &self,
+        event_type: &str,
+        resource: &Value,
+    ) -> (Vec<(String, String)>, String) {
+        self.notification_as(&self.serial, event_type, resource)
+    }
+
+    /// The same, naming `serial` as the signing key.
+    pub fn notification_as(
+        &self,
+        serial: &str,
+        event_type: &str,
+        resource: &Value,
+    ) -> (Vec<(String, String)>, String) {
+        wechat_notification(&self.platform, serial, event_type, resource)
+    }
+}
+
+fn wechat_notification(
     platform: &RsaSigner,
     serial: &str,
-    apiv3_key: &str,
     event_type: &str,
     resource: &Value,
 ) -> (Vec<(String, String)>, String) {
     use aes_gcm::aead::{Aead, Payload};
     use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
     use base64::Engine;
+    let apiv3_key = vector_keys("wechatpay", "01-native-prepay")["apiv3_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let n12 = &nonce()[..12];
     let cipher = Aes256Gcm::new_from_slice(apiv3_key.as_bytes()).unwrap();
     let sealed = cipher

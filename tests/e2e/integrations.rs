@@ -300,15 +300,7 @@ async fn an_sms_accepted_while_every_provider_is_down_is_sent_once_after_a_resta
     );
     let mut counted = 0.0;
     for server in [&a, &b] {
-        let metrics = server
-            .http
-            .get(format!("{}/metrics", server.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics().await;
         counted += metrics
             .lines()
             .filter(|l| l.starts_with("integration_sms_reports_total{"))
@@ -460,15 +452,19 @@ fn payment_env(config: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn post_raw(
+/// A provider's notification to `/callbacks/{provider}`: (status, body of the answer).
+async fn notify(
     server: &Server,
-    path: &str,
+    provider: &str,
     headers: &[(String, String)],
     body: String,
 ) -> (u16, String) {
     let mut req = server
         .http
-        .post(format!("{}{path}", server.base))
+        .post(format!(
+            "{}/api/v1/integrations/callbacks/{provider}",
+            server.base
+        ))
         .body(body);
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
@@ -527,26 +523,9 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     assert_eq!(wechat_state.lock().unwrap().calls, 1);
 
     // The payment notification: verified, decrypted, applied once.
-    let apiv3 = fake::vector_keys("wechatpay", "01-native-prepay")["apiv3_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let resource = json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": no, "transaction_id": "4200000000202612010000000001",
-        "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "success_time": "2026-12-01T10:00:00+08:00", "amount": { "total": 100, "payer_total": 100, "currency": "CNY" } });
-    let (headers, body) = fake::wechat_notification(
-        &wechat.platform,
-        &wechat.serial,
-        &apiv3,
-        "TRANSACTION.SUCCESS",
-        &resource,
-    );
-    let (status, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/wechatpay",
-        &headers,
-        body.clone(),
-    )
-    .await;
+    let resource = fake::wechat_paid(&no, "4200000000202612010000000001", 100);
+    let (headers, body) = wechat.notification("TRANSACTION.SUCCESS", &resource);
+    let (status, text) = notify(&server, "wechatpay", &headers, body.clone()).await;
     assert_eq!((status, text.as_str()), (200, ""));
     let id = p.body["id"].as_i64().unwrap();
     let paid = server
@@ -556,13 +535,7 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     assert_eq!(paid["status"], "paid", "{paid}");
     assert_eq!(paid["provider_trade_no"], "4200000000202612010000000001");
     // The provider resends it: acknowledged, no second effect.
-    let (status, _) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/wechatpay",
-        &headers,
-        body.clone(),
-    )
-    .await;
+    let (status, _) = notify(&server, "wechatpay", &headers, body.clone()).await;
     assert_eq!(status, 200);
     let audit = server
         .get(
@@ -578,13 +551,7 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     );
     // A tampered body is refused as WeChat Pay expects, and changes nothing.
     let tampered = body.replace("encrypt-resource", "encrypt-resourcf");
-    let (status, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/wechatpay",
-        &headers,
-        tampered,
-    )
-    .await;
+    let (status, text) = notify(&server, "wechatpay", &headers, tampered).await;
     assert_eq!(
         status, 500,
         "WeChat Pay's SDK answers a refused notification 500: {text}"
@@ -736,13 +703,7 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
         "application/x-www-form-urlencoded; charset=utf-8".to_string(),
     )];
     let forged = form.replace("total_amount=88.88", "total_amount=0.01");
-    let (status, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/alipay",
-        &form_headers,
-        forged,
-    )
-    .await;
+    let (status, text) = notify(&server, "alipay", &form_headers, forged).await;
     assert_eq!((status, text.as_str()), (200, "fail"));
     let id2 = p2.body["id"].as_i64().unwrap();
     assert_eq!(
@@ -752,21 +713,9 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
             .body["status"],
         "pending"
     );
-    let (status, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/alipay",
-        &form_headers,
-        form.clone(),
-    )
-    .await;
+    let (status, text) = notify(&server, "alipay", &form_headers, form.clone()).await;
     assert_eq!((status, text.as_str()), (200, "success"));
-    let (_, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/alipay",
-        &form_headers,
-        form,
-    )
-    .await;
+    let (_, text) = notify(&server, "alipay", &form_headers, form).await;
     assert_eq!(text, "success", "a resend is acknowledged");
     assert_eq!(
         server
@@ -843,6 +792,10 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
     );
 
     let logs = server.logs();
+    let apiv3 = fake::vector_keys("wechatpay", "01-native-prepay")["apiv3_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for secret in [apiv3.as_str(), "BEGIN PRIVATE KEY"] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
@@ -891,27 +844,10 @@ async fn wechatpay_certificate_mode_downloads_the_platform_certificate_once() {
     assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
 
     // A notification signed with that certificate is accepted.
-    let apiv3 = fake::vector_keys("wechatpay", "13-platform-certificate-mode")["apiv3_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let (id, no) = &ids[0];
-    let resource = json!({ "mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": no, "transaction_id": "4200000000202612010000000013",
-        "trade_type": "NATIVE", "trade_state": "SUCCESS", "success_time": "2026-12-01T10:00:00+08:00", "amount": { "total": 100, "payer_total": 100, "currency": "CNY" } });
-    let (headers, body) = fake::wechat_notification(
-        &wechat.platform,
-        &wechat.serial,
-        &apiv3,
-        "TRANSACTION.SUCCESS",
-        &resource,
-    );
-    let (status, text) = post_raw(
-        &server,
-        "/api/v1/integrations/callbacks/wechatpay",
-        &headers,
-        body,
-    )
-    .await;
+    let resource = fake::wechat_paid(no, "4200000000202612010000000013", 100);
+    let (headers, body) = wechat.notification("TRANSACTION.SUCCESS", &resource);
+    let (status, text) = notify(&server, "wechatpay", &headers, body).await;
     assert_eq!((status, text.as_str()), (200, ""));
     let paid = server
         .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
@@ -922,20 +858,9 @@ async fn wechatpay_certificate_mode_downloads_the_platform_certificate_once() {
     // Forgeries naming serials nobody holds are refused, and start at most one
     // download a minute between them (here: none, one ran just now).
     for n in 0..5 {
-        let (headers, body) = fake::wechat_notification(
-            &wechat.platform,
-            &format!("FORGED{n}"),
-            &apiv3,
-            "TRANSACTION.SUCCESS",
-            &resource,
-        );
-        let (status, _) = post_raw(
-            &server,
-            "/api/v1/integrations/callbacks/wechatpay",
-            &headers,
-            body,
-        )
-        .await;
+        let (headers, body) =
+            wechat.notification_as(&format!("FORGED{n}"), "TRANSACTION.SUCCESS", &resource);
+        let (status, _) = notify(&server, "wechatpay", &headers, body).await;
         assert_eq!(status, 500);
     }
     assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
@@ -1193,13 +1118,13 @@ storage:
     let server = start(&store, &[("INTEGRATIONS_CONFIG", config)]).await;
     let root = server.root_token().await;
     let (tenant, admin) = server.tenant(&root, "s3").await;
-    let object = |key: &str| format!("{}/api/v1/integrations/storage/objects/{key}", server.base);
-
     // A key with CJK, a space and a plus: signed over the encoded path S3 sees.
     let key = "商品/主图 1+2.png";
+    let object = format!("{}/api/v1/integrations/storage/objects/{key}", server.base);
+    let read = || server.http.get(&object).bearer_auth(&admin).send();
     let res = server
         .http
-        .put(object(key))
+        .put(&object)
         .bearer_auth(&admin)
         .header("Content-Type", "image/png")
         .body(&b"\x89PNG-s3"[..])
@@ -1219,13 +1144,7 @@ storage:
             .map(|(ct, b)| (ct.clone(), b.clone())),
         Some(("image/png".to_string(), b"\x89PNG-s3".to_vec()))
     );
-    let got = server
-        .http
-        .get(object(key))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let got = read().await.unwrap();
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG-s3");
 
@@ -1270,13 +1189,7 @@ storage:
         .await
         .unwrap();
     assert_eq!(upload.status(), 200);
-    let got = server
-        .http
-        .get(object(key))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let got = read().await.unwrap();
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG-direct");
 
     // Deleted at S3, then not found.
@@ -1290,13 +1203,7 @@ storage:
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(s3_state.lock().unwrap().objects.is_empty());
-    let gone = server
-        .http
-        .get(object(key))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let gone = read().await.unwrap();
     assert_eq!(gone.status(), 404);
     assert_eq!(s3_state.lock().unwrap().refused_signatures, 1);
 }

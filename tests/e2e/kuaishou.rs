@@ -859,15 +859,7 @@ async fn pushed_events_reach_their_handlers_and_failed_ones_are_retried() {
         "the stranger's event is not this tenant's"
     );
 
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(
             r#"kuaishou_push_events_total{event="kwaishop_order_paySuccess",outcome="handled"} 1"#
@@ -954,15 +946,7 @@ async fn several_shops_orders_at_once_each_failure_reported_beside_the_others() 
     );
 
     // Per-method call counts and latencies are exported.
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(
             r#"kuaishou_api_calls_total{method="open.order.cursor.list",outcome="ok"} 2"#

@@ -46,15 +46,7 @@ async fn anonymous_calls_are_refused_after_the_hundredth() {
             .status();
         assert_eq!(s, 200, "{path}");
     }
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains(r#"rate_limited_total{kind="anonymous"} 11"#),
         "{text}"

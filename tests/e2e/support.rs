@@ -197,6 +197,12 @@ impl Server {
         panic!("server did not become live; log:\n{}", self.logs());
     }
 
+    /// The Prometheus text `/metrics` serves.
+    pub async fn metrics(&self) -> String {
+        let res = self.http.get(format!("{}/metrics", self.base)).send().await;
+        res.expect("/metrics").text().await.expect("/metrics text")
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }

@@ -30,15 +30,7 @@ async fn metrics_show_requests_by_route_template_jobs_and_pool() {
     server.get("/api/v1/users/999999", &admin).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
 
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     let route = r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="200"}"#;
     assert_eq!(value(&text, route), Some(3.0), "{text}");
     assert_eq!(
