@@ -14,6 +14,7 @@ use shopops_kernel::audit::{self, Actor, Change};
 use shopops_kernel::auth::tokens::random_token;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
+use shopops_kernel::http::pagination::{Order, Page, PageQuery};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, WriteOutcome};
 use shopops_kernel::{AppError, AppResult, Kernel};
@@ -314,24 +315,24 @@ pub async fn list_events(
     principal: Principal,
     q: web::Query<EventQuery>,
 ) -> AppResult<HttpResponse> {
-    use sea_orm::QuerySelect;
     principal.require(&kernel, "kuaishou:read")?;
-    let page = shopops_kernel::http::pagination::PageQuery {
+    let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
     }
     .resolve()?;
-    let mut query = crate::entities::event::Entity::find()
+    let query = crate::entities::event::Entity::find()
         .filter(crate::entities::event::Column::TenantId.eq(principal.tenant_id));
-    if let Some(before) = page.after {
-        query = query.filter(crate::entities::event::Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(crate::entities::event::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(
+            query,
+            crate::entities::event::Column::Id,
+            Order::NewestFirst,
+            &kernel.db,
+            |e| e.id,
+        )
         .await?;
-    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |e| e.id).map(|e| {
+    let page = found.map(|e| {
         json!({ "id": e.id, "message_id": e.message_id, "event": e.event, "shop_id": e.shop_id, "payload": e.payload, "received_at": e.received_at,
             "dispatch": { "status": e.dispatch_status, "attempts": e.attempts, "next_attempt_at": e.next_attempt_at, "last_error": e.last_error } })
     });
@@ -367,6 +368,33 @@ pub struct ShopRecordsQuery {
     pub cursor: Option<String>,
 }
 
+impl ShopRecordsQuery {
+    /// This page of a table of shop records (orders, refunds), newest first; `columns`
+    /// are its tenant, shop, status and id columns.
+    async fn page<E: EntityTrait>(
+        &self,
+        kernel: &Kernel,
+        tenant_id: i64,
+        [tenant, shop, status, id]: [E::Column; 4],
+        key: impl Fn(&E::Model) -> i64,
+    ) -> AppResult<Page<E::Model>> {
+        let page = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .resolve()?;
+        let mut query = E::find().filter(tenant.eq(tenant_id));
+        if let Some(s) = self.shop_id {
+            query = query.filter(shop.eq(s));
+        }
+        if let Some(s) = self.status {
+            query = query.filter(status.eq(s));
+        }
+        page.fetch(query, id, Order::NewestFirst, &kernel.db, key)
+            .await
+    }
+}
+
 /// Synced orders of the tenant's shops, newest first (permission `kuaishou:read`).
 #[utoipa::path(get, path = "/orders", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, description = "a page of orders")), security(("bearer" = [])))]
 pub async fn list_orders(
@@ -374,30 +402,13 @@ pub async fn list_orders(
     principal: Principal,
     q: web::Query<ShopRecordsQuery>,
 ) -> AppResult<HttpResponse> {
-    use crate::entities::order;
-    use sea_orm::QuerySelect;
+    use crate::entities::order::{Column, Entity};
     principal.require(&kernel, "kuaishou:read")?;
-    let page = shopops_kernel::http::pagination::PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    }
-    .resolve()?;
-    let mut query = order::Entity::find().filter(order::Column::TenantId.eq(principal.tenant_id));
-    if let Some(before) = page.after {
-        query = query.filter(order::Column::Id.lt(before));
-    }
-    if let Some(shop) = q.shop_id {
-        query = query.filter(order::Column::ShopId.eq(shop));
-    }
-    if let Some(status) = q.status {
-        query = query.filter(order::Column::Status.eq(status));
-    }
-    let rows = query
-        .order_by_desc(order::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let columns = [Column::TenantId, Column::ShopId, Column::Status, Column::Id];
+    let found = q
+        .page::<Entity>(&kernel, principal.tenant_id, columns, |o| o.id)
         .await?;
-    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |o| o.id).map(|o| {
+    let page = found.map(|o| {
         json!({ "id": o.id, "shop_id": o.shop_id, "oid": o.oid, "status": o.status, "total_fee": o.total_fee, "pay_time": o.pay_time, "update_time": o.update_time, "synced_at": o.synced_at })
     });
     Ok(HttpResponse::Ok().json(page))
@@ -473,30 +484,13 @@ pub async fn list_refunds(
     principal: Principal,
     q: web::Query<ShopRecordsQuery>,
 ) -> AppResult<HttpResponse> {
-    use crate::entities::refund;
-    use sea_orm::QuerySelect;
+    use crate::entities::refund::{Column, Entity};
     principal.require(&kernel, "kuaishou:read")?;
-    let page = shopops_kernel::http::pagination::PageQuery {
-        limit: q.limit,
-        cursor: q.cursor.clone(),
-    }
-    .resolve()?;
-    let mut query = refund::Entity::find().filter(refund::Column::TenantId.eq(principal.tenant_id));
-    if let Some(before) = page.after {
-        query = query.filter(refund::Column::Id.lt(before));
-    }
-    if let Some(shop) = q.shop_id {
-        query = query.filter(refund::Column::ShopId.eq(shop));
-    }
-    if let Some(status) = q.status {
-        query = query.filter(refund::Column::Status.eq(status));
-    }
-    let rows = query
-        .order_by_desc(refund::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let columns = [Column::TenantId, Column::ShopId, Column::Status, Column::Id];
+    let found = q
+        .page::<Entity>(&kernel, principal.tenant_id, columns, |r| r.id)
         .await?;
-    let page = shopops_kernel::http::pagination::Page::from_rows(rows, page, |r| r.id).map(|r| {
+    let page = found.map(|r| {
         json!({ "id": r.id, "shop_id": r.shop_id, "refund_id": r.refund_id, "order_id": r.order_id, "status": r.status, "handling_way": r.handling_way, "refund_fee": r.refund_fee, "update_time": r.update_time, "synced_at": r.synced_at })
     });
     Ok(HttpResponse::Ok().json(page))

@@ -2,11 +2,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
-use shopops_kernel::http::pagination::{Page, PageQuery};
+use shopops_kernel::http::pagination::{Order, PageQuery};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
@@ -80,18 +80,19 @@ pub async fn list_payments(
     .resolve()?;
     let mut query =
         payment::Entity::find().filter(payment::Column::TenantId.eq(principal.tenant_id));
-    if let Some(before) = page.after {
-        query = query.filter(payment::Column::Id.lt(before));
-    }
     if let Some(status) = &q.status {
         query = query.filter(payment::Column::Status.eq(status.as_str()));
     }
-    let rows = query
-        .order_by_desc(payment::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(
+            query,
+            payment::Column::Id,
+            Order::NewestFirst,
+            &kernel.db,
+            |p| p.id,
+        )
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |p| p.id).map(svc::view)))
+    Ok(HttpResponse::Ok().json(found.map(svc::view)))
 }
 
 /// One payment (permission `integrations:read`); `?refresh=true` asks its provider.

@@ -3,9 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +15,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::{alert_event, alert_silence, alert_state};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, WriteOutcome};
 
@@ -113,21 +111,22 @@ pub async fn list_alerts(
     }
     .resolve()?;
     let mut query = alert_event::Entity::find();
-    if let Some(before) = page.after {
-        query = query.filter(alert_event::Column::Id.lt(before));
-    }
     if let Some(rule) = filter.rule {
         query = query.filter(alert_event::Column::Rule.eq(rule));
     }
     if let Some(status) = filter.status {
         query = query.filter(alert_event::Column::Status.eq(status));
     }
-    let rows = query
-        .order_by_desc(alert_event::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(
+            query,
+            alert_event::Column::Id,
+            Order::NewestFirst,
+            &kernel.db,
+            |r| r.id,
+        )
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |r| r.id).map(AlertEventView::from)))
+    Ok(HttpResponse::Ok().json(found.map(AlertEventView::from)))
 }
 
 /// The rules, what fires now and what is silenced (permission `alerts:read`).

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::audit_log;
 use crate::error::AppResult;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{Order, PageQuery};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -107,9 +107,6 @@ pub async fn list_audit_logs(
     .resolve()?;
     let mut query =
         audit_log::Entity::find().filter(audit_log::Column::TenantId.eq(principal.tenant_id));
-    if let Some(before) = page.after {
-        query = query.filter(audit_log::Column::Id.lt(before));
-    }
     if let Some(actor) = filter.actor_id {
         query = query.filter(audit_log::Column::ActorId.eq(actor));
     }
@@ -128,11 +125,15 @@ pub async fn list_audit_logs(
     if let Some(to) = filter.to {
         query = query.filter(audit_log::Column::CreatedAt.lt(to));
     }
-    let rows = query
-        .order_by_desc(audit_log::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(
+            query,
+            audit_log::Column::Id,
+            Order::NewestFirst,
+            &kernel.db,
+            |r| r.id,
+        )
         .await?;
-    let page = Page::from_rows(rows, page, |r| r.id).map(AuditRecord::from);
+    let page = found.map(AuditRecord::from);
     Ok(HttpResponse::Ok().json(page))
 }

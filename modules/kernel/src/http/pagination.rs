@@ -6,6 +6,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -49,6 +52,39 @@ impl PageQuery {
             Some(c) => Some(decode_cursor(c)?),
         };
         Ok(PageRequest { limit, after })
+    }
+}
+
+/// Which way a list runs along its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+impl PageRequest {
+    /// This page of `select`, ordered by `id` (a unique, increasing column): the rows
+    /// past the cursor, one more than asked to learn whether more follow. `key` reads
+    /// a row's id for the next cursor.
+    pub async fn fetch<E: EntityTrait>(
+        self,
+        select: Select<E>,
+        id: E::Column,
+        order: Order,
+        db: &impl ConnectionTrait,
+        key: impl Fn(&E::Model) -> i64,
+    ) -> AppResult<Page<E::Model>> {
+        let select = match (self.after, order) {
+            (None, _) => select,
+            (Some(after), Order::OldestFirst) => select.filter(id.gt(after)),
+            (Some(before), Order::NewestFirst) => select.filter(id.lt(before)),
+        };
+        let select = match order {
+            Order::OldestFirst => select.order_by_asc(id),
+            Order::NewestFirst => select.order_by_desc(id),
+        };
+        let rows = select.limit(self.limit + 1).all(db).await?;
+        Ok(Page::from_rows(rows, self, key))
     }
 }
 

@@ -5,9 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -18,7 +16,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::api_token;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::identity::validate;
@@ -191,15 +189,16 @@ pub async fn list_api_tokens(
     if principal.require(&kernel, "users:update").is_err() {
         select = select.filter(api_token::Column::UserId.eq(principal.user_id));
     }
-    if let Some(after) = page.after {
-        select = select.filter(api_token::Column::Id.gt(after));
-    }
-    let rows = select
-        .order_by_asc(api_token::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(
+            select,
+            api_token::Column::Id,
+            Order::OldestFirst,
+            &kernel.db,
+            |t| t.id,
+        )
         .await?;
-    let page = Page::from_rows(rows, page, |t| t.id).map(ApiTokenView::from);
+    let page = found.map(ApiTokenView::from);
     Ok(HttpResponse::Ok().json(page))
 }
 

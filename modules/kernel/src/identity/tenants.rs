@@ -3,9 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -15,7 +13,7 @@ use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::tenant;
 use crate::error::{is_unique_violation, AppError, AppResult, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::identity::users::{insert_user, view, UserView};
@@ -181,15 +179,16 @@ pub async fn list_tenants(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "tenants:read")?;
     let page = query.resolve()?;
-    let mut select = tenant::Entity::find();
-    if let Some(after) = page.after {
-        select = select.filter(tenant::Column::Id.gt(after));
-    }
-    let rows = select
-        .order_by_asc(tenant::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let select = tenant::Entity::find();
+    let found = page
+        .fetch(
+            select,
+            tenant::Column::Id,
+            Order::OldestFirst,
+            &kernel.db,
+            |t| t.id,
+        )
         .await?;
-    let page = Page::from_rows(rows, page, |t| t.id).map(TenantView::from);
+    let page = found.map(TenantView::from);
     Ok(HttpResponse::Ok().json(page))
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +18,7 @@ use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::{api_token, refresh_token, user, user_role};
 use crate::error::{is_unique_violation, AppError, AppResult, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::identity::validate;
@@ -303,16 +303,17 @@ pub async fn list_users(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, "users:read")?;
     let page = query.resolve()?;
-    let mut select = user::Entity::find().filter(user::Column::TenantId.eq(principal.tenant_id));
-    if let Some(after) = page.after {
-        select = select.filter(user::Column::Id.gt(after));
-    }
-    let rows = select
-        .order_by_asc(user::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let select = user::Entity::find().filter(user::Column::TenantId.eq(principal.tenant_id));
+    let found = page
+        .fetch(
+            select,
+            user::Column::Id,
+            Order::OldestFirst,
+            &kernel.db,
+            |u| u.id,
+        )
         .await?;
-    let page = Page::from_rows(rows, page, |u| u.id).map(|u| view(&kernel, u));
+    let page = found.map(|u| view(&kernel, u));
     Ok(HttpResponse::Ok().json(page))
 }
 

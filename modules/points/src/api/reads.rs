@@ -4,13 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
-use shopops_kernel::http::pagination::{Page, PageQuery};
+use shopops_kernel::http::pagination::{Order, PageQuery};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, WriteOutcome};
 use shopops_kernel::{AppError, AppResult, Kernel};
@@ -256,9 +256,6 @@ pub async fn list_records(
     let mut q = entry::Entity::find()
         .filter(entry::Column::TenantId.eq(principal.tenant_id))
         .filter(entry::Column::MemberId.eq(member.as_str()));
-    if let Some(before) = page.after {
-        q = q.filter(entry::Column::Id.lt(before));
-    }
     if let Some(t) = f.entry_type {
         q = q.filter(entry::Column::EntryType.eq(t));
     }
@@ -271,15 +268,15 @@ pub async fn list_records(
     if let Some(to) = f.to {
         q = q.filter(entry::Column::CreatedAt.lt(to));
     }
-    let rows = q
-        .order_by_desc(entry::Column::Id)
-        .limit(page.limit + 1)
-        .all(&kernel.db)
+    let found = page
+        .fetch(q, entry::Column::Id, Order::NewestFirst, &kernel.db, |e| {
+            e.id
+        })
         .await?;
-    if rows.is_empty() && page.after.is_none() {
+    if found.data.is_empty() && page.after.is_none() {
         find_profile(&kernel, principal.tenant_id, &member).await?;
     }
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |e| e.id).map(RecordView::from)))
+    Ok(HttpResponse::Ok().json(found.map(RecordView::from)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
