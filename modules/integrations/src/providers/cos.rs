@@ -9,8 +9,8 @@ use serde::Deserialize;
 use shopops_kernel::encoding::rfc3986_path;
 use shopops_kernel::outside::{Repeat, Target};
 
-use super::object_store::{self, SignedObjectCalls};
-use super::{send, Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
+use super::object_store::ObjectStore;
+use super::{send, Answer, PresignMethod, ProviderError};
 use crate::client::cos;
 
 #[derive(Deserialize)]
@@ -81,7 +81,7 @@ impl Cos {
 }
 
 #[async_trait::async_trait]
-impl SignedObjectCalls for Cos {
+impl ObjectStore for Cos {
     async fn call(
         &self,
         method: reqwest::Method,
@@ -108,25 +108,6 @@ impl SignedObjectCalls for Cos {
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         // PUT and DELETE of one key are idempotent: repeating them is safe.
         send(&self.target, request, Repeat::Always, false).await
-    }
-}
-
-#[async_trait::async_trait]
-impl StorageProvider for Cos {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
-        object_store::put(self, key, bytes, content_type).await
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
-        object_store::get(self, key).await
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
-        object_store::exists(self, key).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
-        object_store::delete(self, key).await
     }
 
     fn presign(

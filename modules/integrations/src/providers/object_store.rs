@@ -1,20 +1,63 @@
 //! What COS and S3 share: both speak the same object REST API (PUT/GET/HEAD/DELETE of
 //! a key, `<Error><Code>…` bodies) and differ only in how a request is signed. An
-//! adapter says how to send a signed request; these read the answers.
+//! adapter says how to send a signed request and to presign a URL; every
+//! [`ObjectStore`] is then a [`StorageProvider`] that reads the answers here.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Answer, ProviderError, StoredObject};
+use super::{Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
 
-/// Sends one signed request for a key (with the body and its content type for PUT).
+/// An object store by how it signs.
 #[async_trait::async_trait]
-pub trait SignedObjectCalls: Send + Sync {
+pub trait ObjectStore: Send + Sync {
+    /// Sends one signed request for a key (with the body and its content type for PUT).
     async fn call(
         &self,
         method: reqwest::Method,
         key: &str,
         body: Option<(Bytes, &str)>,
     ) -> Result<Answer, ProviderError>;
+    fn presign(
+        &self,
+        key: &str,
+        method: PresignMethod,
+        expires: Duration,
+    ) -> Result<String, ProviderError>;
+    async fn health(&self) -> Result<(), String>;
+}
+
+#[async_trait::async_trait]
+impl<T: ObjectStore> StorageProvider for T {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
+        put(self, key, bytes, content_type).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
+        get(self, key).await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
+        exists(self, key).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        delete(self, key).await
+    }
+
+    fn presign(
+        &self,
+        key: &str,
+        method: PresignMethod,
+        expires: Duration,
+    ) -> Result<String, ProviderError> {
+        ObjectStore::presign(self, key, method, expires)
+    }
+
+    async fn health(&self) -> Result<(), String> {
+        ObjectStore::health(self).await
+    }
 }
 
 /// An error body's `<Code>`.
@@ -44,8 +87,8 @@ pub fn error_of(answer: &Answer) -> ProviderError {
     }
 }
 
-pub async fn put(
-    store: &dyn SignedObjectCalls,
+async fn put(
+    store: &dyn ObjectStore,
     key: &str,
     bytes: Bytes,
     content_type: &str,
@@ -60,10 +103,7 @@ pub async fn put(
     }
 }
 
-pub async fn get(
-    store: &dyn SignedObjectCalls,
-    key: &str,
-) -> Result<Option<StoredObject>, ProviderError> {
+async fn get(store: &dyn ObjectStore, key: &str) -> Result<Option<StoredObject>, ProviderError> {
     let answer = store.call(reqwest::Method::GET, key, None).await?;
     match answer.status {
         200 => Ok(Some(StoredObject {
@@ -78,7 +118,7 @@ pub async fn get(
     }
 }
 
-pub async fn exists(store: &dyn SignedObjectCalls, key: &str) -> Result<bool, ProviderError> {
+async fn exists(store: &dyn ObjectStore, key: &str) -> Result<bool, ProviderError> {
     let answer = store.call(reqwest::Method::HEAD, key, None).await?;
     match answer.status {
         200 => Ok(true),
@@ -88,7 +128,7 @@ pub async fn exists(store: &dyn SignedObjectCalls, key: &str) -> Result<bool, Pr
 }
 
 /// Deleting what is not there is done too.
-pub async fn delete(store: &dyn SignedObjectCalls, key: &str) -> Result<(), ProviderError> {
+async fn delete(store: &dyn ObjectStore, key: &str) -> Result<(), ProviderError> {
     let answer = store.call(reqwest::Method::DELETE, key, None).await?;
     match answer.status {
         200..=299 | 404 => Ok(()),

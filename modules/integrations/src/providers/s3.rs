@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use shopops_kernel::outside::{Repeat, Target};
 
-use super::object_store::{self, SignedObjectCalls};
-use super::{send, Answer, PresignMethod, ProviderError, StorageProvider, StoredObject};
+use super::object_store::ObjectStore;
+use super::{send, Answer, PresignMethod, ProviderError};
 use crate::client::{digest, sigv4};
 
 fn default_service() -> String {
@@ -77,7 +77,7 @@ impl S3 {
 }
 
 #[async_trait::async_trait]
-impl SignedObjectCalls for S3 {
+impl ObjectStore for S3 {
     async fn call(
         &self,
         method: reqwest::Method,
@@ -131,25 +131,6 @@ impl SignedObjectCalls for S3 {
             .build()
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         send(&self.target, request, Repeat::Always, false).await
-    }
-}
-
-#[async_trait::async_trait]
-impl StorageProvider for S3 {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError> {
-        object_store::put(self, key, bytes, content_type).await
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>, ProviderError> {
-        object_store::get(self, key).await
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, ProviderError> {
-        object_store::exists(self, key).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
-        object_store::delete(self, key).await
     }
 
     fn presign(
