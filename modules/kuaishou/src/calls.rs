@@ -11,9 +11,8 @@ use crate::entities::shop;
 use crate::platform::Platform;
 use crate::shops;
 use crate::typed::items::{ItemInfo, ItemList, ItemPage};
-use crate::typed::orders::{Order, OrderCursorList, OrderCursorPage};
-use crate::typed::refunds::{RefundPage, RefundPcursorList};
-use crate::typed::{self, KsRequest};
+use crate::typed::orders::{Order, OrderCursorList};
+use crate::typed::{self, CursorPaged, KsRequest};
 
 /// One typed call. A request that fails the SDK's checks is a 422 and is not sent; an
 /// answer that does not fit the typed shape is a 502 `KUAISHOU_UNEXPECTED_ANSWER`.
@@ -47,22 +46,19 @@ pub fn decode<T: serde::de::DeserializeOwned>(method: &str, data: &RawValue) -> 
         })
 }
 
-/// `open.order.cursor.list` pages, following the cursor from `request.cursor`.
-pub fn order_pages<'a>(
+/// The pages of a cursor-paged method, following the cursor from where `request`
+/// starts until the platform says there are no more.
+pub fn pages<'a, R: CursorPaged + 'a>(
     kernel: &'a Kernel,
     platform: &'a Platform,
     shop: &'a shop::Model,
-    request: OrderCursorList,
-) -> impl Stream<Item = AppResult<OrderCursorPage>> + 'a {
-    let first = request.cursor.clone();
-    cursor_pages(first, move |cursor| {
-        let request = OrderCursorList {
-            cursor,
-            ..request.clone()
-        };
+    request: R,
+) -> impl Stream<Item = AppResult<R::Response>> + 'a {
+    cursor_pages(request.cursor(), move |cursor| {
+        let request = request.at_cursor(cursor);
         async move {
             let page = execute(kernel, platform, shop, &request).await?;
-            let (items, next) = (page.order_list.len(), page.cursor.clone());
+            let (items, next) = R::page_info(&page);
             Ok::<_, AppError>((page, items, next))
         }
     })
@@ -75,30 +71,9 @@ pub fn orders<'a>(
     shop: &'a shop::Model,
     request: OrderCursorList,
 ) -> impl Stream<Item = AppResult<Order>> + 'a {
-    order_pages(kernel, platform, shop, request)
+    pages(kernel, platform, shop, request)
         .map_ok(|page| futures_util::stream::iter(page.order_list.into_iter().map(Ok)))
         .try_flatten()
-}
-
-/// `open.seller.order.refund.pcursor.list` pages.
-pub fn refund_pages<'a>(
-    kernel: &'a Kernel,
-    platform: &'a Platform,
-    shop: &'a shop::Model,
-    request: RefundPcursorList,
-) -> impl Stream<Item = AppResult<RefundPage>> + 'a {
-    let first = request.pcursor.clone();
-    cursor_pages(first, move |pcursor| {
-        let request = RefundPcursorList {
-            pcursor,
-            ..request.clone()
-        };
-        async move {
-            let page = execute(kernel, platform, shop, &request).await?;
-            let (items, next) = (page.refund_order_list.len(), page.pcursor.clone());
-            Ok::<_, AppError>((page, items, next))
-        }
-    })
 }
 
 /// Every item of `open.item.list.get`, from `request.page_number` on.

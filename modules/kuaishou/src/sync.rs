@@ -4,7 +4,7 @@
 //! finished, so a crash resumes at that window and re-runs change nothing (an older
 //! copy of an order never overwrites a newer one).
 //!
-//! Pages come from [`calls::order_pages`] (typed answers, `cursor` until `"nomore"`).
+//! Pages come from [`calls::pages`] (typed answers, `cursor` until `"nomore"`).
 //! The exact answer shape could not be checked against the platform from here; the
 //! typed answer reads it tolerantly and the fake platform in the tests serves it.
 
@@ -230,7 +230,7 @@ async fn sync_windows(
             end_time: end,
             ..Default::default()
         };
-        let mut pages = std::pin::pin!(calls::order_pages(kernel, platform, shop, request));
+        let mut pages = std::pin::pin!(calls::pages(kernel, platform, shop, request));
         while let Some(page) = pages.try_next().await? {
             let txn = kernel.db.begin().await?;
             let mut written = 0;

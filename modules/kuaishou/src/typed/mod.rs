@@ -34,6 +34,14 @@ pub trait KsRequest: Serialize + Send + Sync {
     fn validate(&self, _errors: &mut FieldErrors) {}
 }
 
+/// A method whose answers come in cursor pages: where a request starts, the same
+/// request from another cursor, and what a page holds (its item count, the next cursor).
+pub trait CursorPaged: KsRequest + Clone {
+    fn cursor(&self) -> Option<String>;
+    fn at_cursor(&self, cursor: Option<String>) -> Self;
+    fn page_info(page: &Self::Response) -> (usize, Option<String>);
+}
+
 /// The request's `param` text; None when it has no business parameters (then the SDK
 /// sends no `param` at all).
 pub fn param_json<R: KsRequest>(request: &R) -> Result<Option<String>, serde_json::Error> {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
 
-use super::{lenient_i64, KsRequest, Raw};
+use super::{lenient_i64, CursorPaged, KsRequest, Raw};
 
 /// `open.order.cursor.list` (GET): orders created or updated in `[beginTime, endTime)`
 /// (epoch ms), one cursor page at a time; `queryType` 1 = by create time, 2 = by
@@ -36,6 +36,23 @@ impl KsRequest for OrderCursorList {
     fn validate(&self, errors: &mut FieldErrors) {
         time_window(errors, self.begin_time, self.end_time);
         page_size(errors, self.page_size, 100);
+    }
+}
+
+impl CursorPaged for OrderCursorList {
+    fn cursor(&self) -> Option<String> {
+        self.cursor.clone()
+    }
+
+    fn at_cursor(&self, cursor: Option<String>) -> Self {
+        Self {
+            cursor,
+            ..self.clone()
+        }
+    }
+
+    fn page_info(page: &OrderCursorPage) -> (usize, Option<String>) {
+        (page.order_list.len(), page.cursor.clone())
     }
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
 
 use super::orders::time_window;
-use super::{lenient_i64, Extra, KsRequest};
+use super::{lenient_i64, CursorPaged, Extra, KsRequest};
 
 fn default_refund_page_size() -> u32 {
     20
@@ -67,6 +67,23 @@ impl KsRequest for RefundPcursorList {
         if self.page_size == 0 || self.page_size > 100 {
             errors.add("pageSize", "between 1 and 100");
         }
+    }
+}
+
+impl CursorPaged for RefundPcursorList {
+    fn cursor(&self) -> Option<String> {
+        self.pcursor.clone()
+    }
+
+    fn at_cursor(&self, pcursor: Option<String>) -> Self {
+        Self {
+            pcursor,
+            ..self.clone()
+        }
+    }
+
+    fn page_info(page: &RefundPage) -> (usize, Option<String>) {
+        (page.refund_order_list.len(), page.pcursor.clone())
     }
 }
 
