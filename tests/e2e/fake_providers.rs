@@ -69,6 +69,8 @@ pub struct Wechat {
     /// when the stand-in starts.
     pub certificate_mode: bool,
     pub certificate_downloads: usize,
+    /// The `/v3/certificates` answer signed with a key that is not the certificate's.
+    pub forge_certificate_list: bool,
     pub orders: HashMap<String, Value>,
     pub refunds: Vec<Value>,
     pub refused_signatures: usize,
@@ -85,14 +87,24 @@ pub struct WechatKeys {
     /// The `/v3/certificates` answer of vector 13 (the certificate encrypted with the
     /// APIv3 key).
     pub certificate_list: String,
+    /// A key of nobody's certificate, for forged answers.
+    pub forger: RsaSigner,
 }
 
 fn wechat_reply(keys: &WechatKeys, status: u16, body: &str) -> HttpResponse {
+    wechat_reply_signed(&keys.platform, keys, status, body)
+}
+
+/// An answer signed with `signer` under the stand-in's serial.
+fn wechat_reply_signed(
+    signer: &RsaSigner,
+    keys: &WechatKeys,
+    status: u16,
+    body: &str,
+) -> HttpResponse {
     let ts = chrono::Utc::now().timestamp().to_string();
     let n = nonce();
-    let signature = keys
-        .platform
-        .sign_b64(wechatpay::verification_message(&ts, &n, body).as_bytes());
+    let signature = signer.sign_b64(wechatpay::verification_message(&ts, &n, body).as_bytes());
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
         .insert_header(("Wechatpay-Timestamp", ts))
         .insert_header(("Wechatpay-Nonce", n))
@@ -199,8 +211,13 @@ async fn wechat_api(
         };
     }
     if path == "/v3/certificates" && req.method() == "GET" {
-        state.lock().unwrap().certificate_downloads += 1;
-        return wechat_reply(&keys, 200, &keys.certificate_list);
+        let forge = {
+            let mut s = state.lock().unwrap();
+            s.certificate_downloads += 1;
+            s.forge_certificate_list
+        };
+        let signer = if forge { &keys.forger } else { &*keys.platform };
+        return wechat_reply_signed(signer, &keys, 200, &keys.certificate_list);
     }
     if path == "/v3/refund/domestic/refunds" {
         let mut s = state.lock().unwrap();
@@ -244,6 +261,7 @@ pub async fn wechat(state: Shared<Wechat>) -> WechatStandIn {
             .as_str()
             .unwrap()
             .to_string(),
+        forger: RsaSigner::from_pem(k["merchant_private_key_pem"].as_str().unwrap()).unwrap(),
     });
     let state = web::Data::new(state);
     let url = serve(move |cfg| {

@@ -432,6 +432,15 @@ payment:
     )
 }
 
+/// `payment_yaml` with no platform key or certificate: certificate mode, all downloaded.
+fn certificate_mode_yaml(wechat: &str, alipay: &str) -> String {
+    payment_yaml(wechat, alipay)
+        .lines()
+        .filter(|l| !l.contains("platform_public_key"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn payment_env(config: &str) -> Vec<(&'static str, String)> {
     let w = fake::vector_keys("wechatpay", "01-native-prepay");
     let a = fake::vector_keys("alipay", "01-trade-precreate");
@@ -810,13 +819,7 @@ async fn wechatpay_certificate_mode_downloads_the_platform_certificate_once() {
     let wechat = fake::wechat(wechat_state.clone()).await;
     let (alipay, _) = fake::alipay(Arc::new(Mutex::new(fake::Alipay::default()))).await;
     let store = Store::new().await;
-    // No platform key or certificate configured: certificate mode, all downloaded.
-    let yaml = payment_yaml(&wechat.url, &alipay)
-        .lines()
-        .filter(|l| !l.contains("platform_public_key"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let config = write_config(&store, &yaml);
+    let config = write_config(&store, &certificate_mode_yaml(&wechat.url, &alipay));
     let server = start(&store, &payment_env(&config)).await;
     let root = server.root_token().await;
     let (_, admin) = server.tenant(&root, "certs").await;
@@ -864,6 +867,34 @@ async fn wechatpay_certificate_mode_downloads_the_platform_certificate_once() {
         assert_eq!(status, 500);
     }
     assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
+}
+
+#[tokio::test]
+async fn wechatpay_a_certificate_download_signed_by_another_key_is_not_trusted() {
+    let wechat_state = Arc::new(Mutex::new(fake::Wechat {
+        certificate_mode: true,
+        forge_certificate_list: true,
+        ..Default::default()
+    }));
+    let wechat = fake::wechat(wechat_state.clone()).await;
+    let (alipay, _) = fake::alipay(Arc::new(Mutex::new(fake::Alipay::default()))).await;
+    let store = Store::new().await;
+    let config = write_config(&store, &certificate_mode_yaml(&wechat.url, &alipay));
+    let server = start(&store, &payment_env(&config)).await;
+
+    // The download decrypts, but its signature is not the certificate's: the
+    // certificate is not taken, so what it signs is refused.
+    let resource = fake::wechat_paid("CERT-FORGED-1", "4200000000202612010000000099", 100);
+    let (headers, body) = wechat.notification("TRANSACTION.SUCCESS", &resource);
+    let (status, text) = notify(&server, "wechatpay", &headers, body).await;
+    assert_eq!(status, 500, "{text}");
+    assert_eq!(wechat_state.lock().unwrap().certificate_downloads, 1);
+    assert!(
+        server
+            .logs()
+            .contains("the download's signature does not hold"),
+        "the refusal is logged with its reason"
+    );
 }
 
 fn storage_yaml(cos: &str, root: &str) -> String {
