@@ -116,10 +116,7 @@ impl ObjectStore for Cos {
         method: PresignMethod,
         expires: Duration,
     ) -> Result<String, ProviderError> {
-        let verb = match method {
-            PresignMethod::Get => "GET",
-            PresignMethod::Put => "PUT",
-        };
+        let verb = method.as_str();
         let headers = vec![("host".to_string(), self.host.clone())];
         let signed = cos::sign(
             self.settings.secret_id.expose_secret(),

@@ -121,10 +121,7 @@ impl StorageProvider for Local {
         expires: Duration,
     ) -> Result<String, ProviderError> {
         self.file(key)?;
-        let verb = match method {
-            PresignMethod::Get => "GET",
-            PresignMethod::Put => "PUT",
-        };
+        let verb = method.as_str();
         let until = chrono::Utc::now().timestamp() + expires.as_secs() as i64;
         let signature = url_signature(&self.url_key, verb, key, until);
         Ok(format!(

@@ -304,6 +304,16 @@ pub enum PresignMethod {
     Put,
 }
 
+impl PresignMethod {
+    /// The HTTP verb a presigned URL is good for.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresignMethod::Get => "GET",
+            PresignMethod::Put => "PUT",
+        }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait StorageProvider: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), ProviderError>;

@@ -154,10 +154,7 @@ impl ObjectStore for S3 {
             token.as_deref(),
         );
         let path = self.path(key);
-        let verb = match method {
-            PresignMethod::Get => "GET",
-            PresignMethod::Put => "PUT",
-        };
+        let verb = method.as_str();
         let headers = vec![("host".to_string(), self.host.clone())];
         let signed = sigv4::Request {
             access_key_id: s.access_key_id.expose_secret(),
