@@ -87,6 +87,29 @@ fn body_fields(bytes: &[u8]) -> Value {
 
 /// The request body a vector's inputs give: `payload`, or the SDK call's `Body`, or
 /// none for a method without one; None when the inputs do not say.
+/// An object-store request as it goes on the wire: the signed headers but `host` (the
+/// URL carries it), then `Authorization`, and the body's fields.
+fn wire_request(
+    i: &Value,
+    method: &str,
+    host: &str,
+    target: &str,
+    headers: &[(String, String)],
+    authorization: &str,
+) -> Value {
+    let mut wire_headers: Vec<Value> = headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+        .map(|(k, v)| json!([k, v]))
+        .collect();
+    wire_headers.push(json!(["Authorization", authorization]));
+    let mut wire = json!({ "method": method, "target": target, "url": format!("https://{host}{target}"), "headers": wire_headers });
+    if let Some(body) = request_body(i, method) {
+        merge(&mut wire, body_fields(&body));
+    }
+    wire
+}
+
 fn request_body(i: &Value, method: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     if let Some(p) = i["payload"].as_str() {
@@ -476,16 +499,7 @@ fn tencent_cos(i: &Value) -> Out {
         .unwrap_or_default();
     let presigned = cos::presigned_url(&host, &wire_path, secret_id, &signed, &params, token);
     let mut out = serde_json::to_value(&signed).map_err(|e| e.to_string())?;
-    let mut wire_headers: Vec<Value> = headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
-        .map(|(k, v)| json!([k, v]))
-        .collect();
-    wire_headers.push(json!(["Authorization", signed.authorization]));
-    let mut wire = json!({ "method": method, "target": target, "url": format!("https://{host}{target}"), "headers": wire_headers });
-    if let Some(body) = request_body(i, method) {
-        merge(&mut wire, body_fields(&body));
-    }
+    let mut wire = wire_request(i, method, &host, &target, &headers, &signed.authorization);
     if i["sdk_call"]["op"] == "presign" {
         wire = json!({ "presigned_url": presigned });
     }
@@ -568,16 +582,14 @@ fn s3(i: &Value, presign: bool) -> Out {
             added["x-amz-security-token"] = json!(t);
         }
         merge(&mut out, json!({ "headers_added_by_signer": added }));
-        let mut wire_headers: Vec<Value> = headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
-            .map(|(k, v)| json!([k, v]))
-            .collect();
-        wire_headers.push(json!(["Authorization", signed.authorization]));
-        let mut wire = json!({ "method": request.http_method, "target": target, "url": format!("https://{host}{target}"), "headers": wire_headers });
-        if let Some(body) = request_body(i, request.http_method) {
-            merge(&mut wire, body_fields(&body));
-        }
+        let wire = wire_request(
+            i,
+            request.http_method,
+            host,
+            &target,
+            &headers,
+            &signed.authorization,
+        );
         merge(&mut out, json!({ "wire_request": wire }));
     }
     Ok(out)
