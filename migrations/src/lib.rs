@@ -15,6 +15,8 @@ mod m20261201_000009_kuaishou_event_dispatch;
 mod m20261201_000010_integrations;
 mod m20261201_000011_integrations_sms_delivery;
 mod m20261201_000012_integrations_sms_report_due;
+mod m20261202_000013_kuaishou_event_per_shop;
+mod m20261202_000014_integrations_captcha_recognitions;
 
 pub struct Migrator;
 
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_integrations::Migration),
             Box::new(m20261201_000011_integrations_sms_delivery::Migration),
             Box::new(m20261201_000012_integrations_sms_report_due::Migration),
+            Box::new(m20261202_000013_kuaishou_event_per_shop::Migration),
+            Box::new(m20261202_000014_integrations_captcha_recognitions::Migration),
         ]
     }
 }

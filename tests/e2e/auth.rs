@@ -262,3 +262,48 @@ async fn api_tokens_are_scoped_shown_once_and_revocable() {
         .await
         .assert_error(401, "INVALID_TOKEN");
 }
+
+#[tokio::test]
+async fn weak_passwords_are_refused_naming_the_rule() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "weak-pw").await;
+    for (password, rule) in [
+        ("password", "too easy to guess"),
+        ("12345678", "too easy to guess"),
+        ("        ", "only whitespace"),
+        ("nul\u{0}inside-long", "control characters"),
+        ("wang-xiaoming", "the username"),
+    ] {
+        let r = server
+            .post(
+                "/api/v1/users",
+                &admin,
+                json!({ "username": "wang-xiaoming", "password": password }),
+            )
+            .await;
+        let details = r.assert_error(422, "VALIDATION_ERROR");
+        let messages = details["field_errors"]["password"].to_string();
+        assert!(messages.contains(rule), "{password:?}: {messages}");
+    }
+    // The same rules when a password is changed.
+    let id = server.user(&admin, "wang-xiaoming", &[]).await;
+    let r = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(&admin),
+            Some(json!({ "password": "wang-xiaoming" })),
+        )
+        .await;
+    r.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(
+        server
+            .login(Some("weak-pw"), "wang-xiaoming", "user-password")
+            .await
+            .status,
+        200,
+        "the refused change changed nothing"
+    );
+}

@@ -63,12 +63,14 @@ async fn replays_rejects_reuse_and_does_not_store_validation_failures() {
     )
     .await;
     dup.assert_error(409, "USERNAME_TAKEN");
-    create(
+    assert_eq!(dup.header("idempotent-replayed"), None);
+    let replayed = create(
         "k-3",
         json!({ "username": "good", "password": "user-password" }),
     )
-    .await
-    .assert_error(409, "USERNAME_TAKEN");
+    .await;
+    replayed.assert_error(409, "USERNAME_TAKEN");
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
 
     // Concurrent duplicates: one effect; the others replay it or are told it is in flight.
     let body = json!({ "username": "racer", "password": "user-password" });
@@ -111,4 +113,66 @@ async fn replays_rejects_reuse_and_does_not_store_validation_failures() {
         .await;
     assert_eq!(r.status, 201);
     assert_ne!(r.body["id"], first.body["id"]);
+}
+
+#[tokio::test]
+async fn a_secret_is_shown_once_and_never_kept_for_replays() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "secret-once").await;
+    let create = || {
+        server.call_with(
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(&admin),
+            Some(json!({ "name": "ocr agent", "scopes": ["users:read"] })),
+            &[("Idempotency-Key", "token-1")],
+        )
+    };
+    let first = create().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let token = first.body["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("sko_"));
+
+    // The replay names the token it made but cannot show its secret again.
+    let again = create().await;
+    again.assert_error(409, "SECRET_NOT_REPLAYED");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        again.body["error"]["details"]["created"]["id"],
+        first.body["id"]
+    );
+    assert!(!again.body.to_string().contains(&token));
+
+    // Nothing the idempotency store keeps holds the token or a password of a body.
+    let tenant = server
+        .call_with(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&root),
+            Some(json!({ "code": "secret-once-2", "name": "Two",
+                         "admin": { "username": "admin", "password": "Tenant-Admin-Pw-93" } })),
+            &[("Idempotency-Key", "tenant-1")],
+        )
+        .await;
+    assert_eq!(tenant.status, 201, "{}", tenant.body);
+    let db = sea_orm::Database::connect(store.direct_url())
+        .await
+        .unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COALESCE(response_body, '') AS body FROM idempotency_keys",
+        ))
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let body: String = row.try_get("", "body").unwrap();
+        assert!(!body.contains(&token), "{body}");
+        assert!(!body.contains("Tenant-Admin-Pw-93"), "{body}");
+    }
+    db.close().await.ok();
 }

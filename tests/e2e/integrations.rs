@@ -1110,14 +1110,30 @@ async fn storage_fails_over_presigns_and_captcha_recognises() {
         (Some("chaojiying"), Some("8vka"))
     );
     assert_eq!(c.body["pic_id"], "chaojiying:1662228516102");
-    let rep = server
-        .post(
-            "/api/v1/integrations/captcha/report",
-            &admin,
-            json!({ "pic_id": c.body["pic_id"] }),
-        )
-        .await;
+    let report = |token: &str| {
+        let token = token.to_string();
+        let server = &server;
+        let pic_id = c.body["pic_id"].clone();
+        async move {
+            server
+                .post(
+                    "/api/v1/integrations/captcha/report",
+                    &token,
+                    json!({ "pic_id": pic_id }),
+                )
+                .await
+        }
+    };
+    // The provider account is shared: another tenant cannot report this tenant's answer.
+    let (_, stranger) = server.tenant(&root, "captcha-stranger").await;
+    report(&stranger)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    let rep = report(&admin).await;
     assert_eq!(rep.status, 204, "{}", rep.body);
+    report(&admin)
+        .await
+        .assert_error(409, "CAPTCHA_ALREADY_REPORTED");
     let bal = server
         .get("/api/v1/integrations/captcha/balance", &admin)
         .await

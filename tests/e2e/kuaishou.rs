@@ -874,6 +874,94 @@ async fn pushed_events_reach_their_handlers_and_failed_ones_are_retried() {
     );
 }
 
+/// The ids of the events a tenant sees.
+async fn event_ids(server: &Server, token: &str) -> Vec<String> {
+    let events = server.get("/api/v1/kuaishou/events", token).await.body;
+    events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_push_goes_to_every_tenant_that_holds_the_seller_and_never_to_one_that_let_it_go() {
+    // Every code belongs to the same seller (`seller-1`); tenants A and B connect it.
+    let state: Shared = Arc::new(Mutex::new(Platform {
+        codes: vec!["code-a".into(), "code-b".into(), "code-a2".into()],
+        ..Default::default()
+    }));
+    let base = fake(state.clone()).await;
+    let store = Store::new().await;
+    let mut env = platform_env(&base);
+    env.push(("KUAISHOU_WEBHOOK_SECRET", "push-secret".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, a) = server.tenant(&root, "holder-a").await;
+    let (_, b) = server.tenant(&root, "holder-b").await;
+    let heartbeat = |id: &str| json!({ "msgId": id, "openId": "seller-1", "event": "kwaishop_order_paySuccess", "test": true });
+
+    // A connects the seller, then disconnects it; B connects the same seller.
+    let shop_a = authorise(&server, &a, "code-a").await;
+    push(&server, &heartbeat("m-held-by-a")).await;
+    let r = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kuaishou/shops/{shop_a}"),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let shop_b = authorise(&server, &b, "code-b").await;
+    let first = push(&server, &heartbeat("m-after-handover")).await;
+    assert_eq!(first.body, json!({ "result": 1, "duplicate": false }));
+    assert_eq!(
+        event_ids(&server, &a).await,
+        ["m-held-by-a"],
+        "A let the seller go"
+    );
+    assert_eq!(event_ids(&server, &b).await, ["m-after-handover"]);
+    let events = server.get("/api/v1/kuaishou/events", &b).await.body;
+    assert_eq!(events["data"][0]["shop_id"], shop_b);
+
+    // A connects the seller again: both hold it, each gets its own copy once.
+    authorise(&server, &a, "code-a2").await;
+    assert_eq!(
+        push(&server, &heartbeat("m-both")).await.body["duplicate"],
+        false
+    );
+    assert_eq!(
+        push(&server, &heartbeat("m-both")).await.body["duplicate"],
+        true
+    );
+    assert_eq!(event_ids(&server, &a).await, ["m-both", "m-held-by-a"]);
+    assert_eq!(event_ids(&server, &b).await, ["m-both", "m-after-handover"]);
+
+    // A seller nobody holds: acknowledged, dropped, counted, and logged without secrets.
+    let stranger = json!({ "msgId": "m-stranger", "openId": "seller-nobody", "event": "kwaishop_order_paySuccess" });
+    assert_eq!(
+        push(&server, &stranger).await.body,
+        json!({ "result": 1, "duplicate": false })
+    );
+    for token in [&a, &b] {
+        assert!(!event_ids(&server, token)
+            .await
+            .contains(&"m-stranger".to_string()));
+    }
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains(
+            r#"kuaishou_push_events_total{event="kwaishop_order_paySuccess",outcome="unowned"} 1"#
+        ),
+        "{metrics}"
+    );
+    let logs = server.logs();
+    assert!(logs.contains("no shop here holds"), "{logs}");
+    assert!(!logs.contains("push-secret"));
+}
+
 #[tokio::test]
 async fn several_shops_orders_at_once_each_failure_reported_beside_the_others() {
     let now = chrono::Utc::now().timestamp_millis();

@@ -11,6 +11,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod cli;
+mod contract;
 mod envelope;
 mod fake_providers;
 mod idempotency;

@@ -68,6 +68,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             kernel.clone(),
             integrations.clone(),
         )),
+        tokio::spawn(shopops_integrations::jobs::captcha_purge(kernel.clone())),
         tokio::spawn(shopops_integrations::jobs::config_reload(
             kernel.clone(),
             integrations.clone(),

@@ -149,6 +149,22 @@ pub mod jobs {
         .await
     }
 
+    /// Captcha answers past their reporting window, hourly.
+    pub async fn captcha_purge(kernel: Kernel) {
+        shopops_kernel::jobs::every(
+            kernel,
+            "integrations_captcha_purge",
+            Duration::from_secs(3600),
+            |k| async move {
+                crate::service::captcha::purge_expired(&k)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            },
+        )
+        .await
+    }
+
     /// integrations.yaml and the API's overrides, polled (`INTEGRATIONS_RELOAD_SECS`).
     pub async fn config_reload(kernel: Kernel, state: Arc<State>) {
         shopops_kernel::jobs::every(

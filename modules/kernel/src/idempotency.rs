@@ -9,7 +9,12 @@
 //! - same key, other body: 422 `IDEMPOTENCY_KEY_REUSED`;
 //! - same key while the first is in flight: 409 `IDEMPOTENCY_KEY_IN_PROGRESS`;
 //! - a validation failure (400/422) or a server error is not stored: fix and retry;
-//! - other refusals (403, 404, 409, …) are stored and replayed like successes.
+//! - other refusals (403, 404, 409, …) are stored and replayed like successes;
+//! - a response that shows a secret once ([`WriteOutcome::shown_once`]: a new API
+//!   token) is never stored: its replay is 409 `SECRET_NOT_REPLAYED` naming what the
+//!   first request made, so a lost secret is revoked and made again, not shown twice.
+//!
+//! Every replay carries `Idempotent-Replayed: true`.
 
 use std::borrow::Cow;
 
@@ -98,6 +103,9 @@ pub fn header_key(req: &actix_web::HttpRequest) -> AppResult<Option<String>> {
 pub struct WriteOutcome {
     pub status: StatusCode,
     pub body: Value,
+    /// Set when `body` carries a secret: what a replay may say instead (stored in
+    /// place of the body).
+    withheld: Option<Value>,
 }
 
 impl WriteOutcome {
@@ -105,7 +113,31 @@ impl WriteOutcome {
         Ok(Self {
             status,
             body: serde_json::to_value(body).map_err(AppError::internal)?,
+            withheld: None,
         })
+    }
+
+    /// A body that shows a secret once. Only `public` (what names the thing made,
+    /// without the secret) is stored; a replay answers 409 `SECRET_NOT_REPLAYED` with
+    /// it in `details.created`.
+    pub fn shown_once(
+        status: StatusCode,
+        body: &impl Serialize,
+        public: &impl Serialize,
+    ) -> AppResult<Self> {
+        Ok(Self {
+            withheld: Some(serde_json::to_value(public).map_err(AppError::internal)?),
+            ..Self::new(status, body)?
+        })
+    }
+
+    /// 200 with a JSON body.
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            withheld: None,
+        }
     }
 
     /// 204, no body.
@@ -113,6 +145,15 @@ impl WriteOutcome {
         Self {
             status: StatusCode::NO_CONTENT,
             body: Value::Null,
+            withheld: None,
+        }
+    }
+
+    /// What the idempotency store keeps of this outcome.
+    fn stored(&self) -> Value {
+        match &self.withheld {
+            Some(public) => json!({ "withheld": public }),
+            None => json!({ "ok": self.body }),
         }
     }
 
@@ -176,7 +217,7 @@ where
             match record(&txn, value).await {
                 Ok(outcome) => {
                     if let Some(claim) = &claim {
-                        store(&txn, claim, outcome.status, &json!({ "ok": outcome.body })).await?;
+                        store(&txn, claim, outcome.status, &outcome.stored()).await?;
                     }
                     txn.commit().await?;
                     return Ok(outcome.into_response());
@@ -326,6 +367,8 @@ async fn store<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
+/// The stored answer, marked `Idempotent-Replayed: true` (refusals too: the envelope
+/// middleware renders them and keeps the header).
 fn replay(row: &idempotency_key::Model) -> AppResult<HttpResponse> {
     let status = row
         .response_status
@@ -338,21 +381,30 @@ fn replay(row: &idempotency_key::Model) -> AppResult<HttpResponse> {
         .transpose()
         .map_err(AppError::internal)?
         .unwrap_or(Value::Null);
-    if let Some(error) = body.get("error") {
-        let code = error["code"]
-            .as_str()
-            .unwrap_or("INTERNAL_SERVER_ERROR")
-            .to_string();
-        let mut err = AppError::new(status, "", error["message"].as_str().unwrap_or_default());
-        err.code = Cow::Owned(code);
-        *err.details = error["details"].clone();
-        return Err(err);
-    }
-    let mut response = WriteOutcome {
-        status,
-        body: body.get("ok").cloned().unwrap_or(Value::Null),
-    }
-    .into_response();
+    let refusal = |status: StatusCode, code: &str, message: &str, details: Value| {
+        let mut err = AppError::new(status, "", message);
+        err.code = Cow::Owned(code.to_string());
+        *err.details = details;
+        actix_web::ResponseError::error_response(&err)
+    };
+    let mut response = if let Some(error) = body.get("error") {
+        refusal(
+            status,
+            error["code"].as_str().unwrap_or("INTERNAL_SERVER_ERROR"),
+            error["message"].as_str().unwrap_or_default(),
+            error["details"].clone(),
+        )
+    } else if let Some(created) = body.get("withheld") {
+        refusal(
+            StatusCode::CONFLICT,
+            "SECRET_NOT_REPLAYED",
+            "the first request with this Idempotency-Key succeeded; the secret it showed \
+             is not kept, so it cannot be shown again (revoke it and create another if it was lost)",
+            json!({ "idempotency_key": row.idem_key, "created": created }),
+        )
+    } else {
+        WriteOutcome::new(status, &body.get("ok").cloned().unwrap_or(Value::Null))?.into_response()
+    };
     response.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("idempotent-replayed"),
         actix_web::http::header::HeaderValue::from_static("true"),

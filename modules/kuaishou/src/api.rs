@@ -197,7 +197,10 @@ pub async fn disconnect_shop(
     let found = shops::find(&kernel, tenant, id).await?;
     idempotency::execute(&kernel, None, async |txn| {
         shop::Entity::update_many()
-            .col_expr(shop::Column::Status, Expr::value("revoked"))
+            .col_expr(
+                shop::Column::Status,
+                Expr::value(shops::ShopStatus::Revoked.as_str()),
+            )
             .col_expr(
                 shop::Column::AccessTokenEnc,
                 Expr::value(Option::<String>::None),
@@ -249,11 +252,14 @@ pub async fn shop_info(
 pub struct PushAck {
     /// 1: received (also for a message already received).
     pub result: i32,
+    /// True when every shop holding the seller had this message already.
     pub duplicate: bool,
 }
 
 /// Message push from the platform: verified, decrypted when encrypted, stored once per
-/// message id before it is acknowledged. No bearer token: the signature authenticates.
+/// message id for each shop that holds the seller (revoked shops get nothing) before it
+/// is acknowledged; a message for a seller nobody holds is acknowledged and dropped.
+/// No bearer token: the signature authenticates.
 #[utoipa::path(post, path = "/webhooks", tag = "kuaishou",
     params(("X-Kuaishou-Signature" = String, Header), ("X-Kuaishou-Timestamp" = String, Header)),
     responses((status = 200, body = PushAck), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
@@ -272,20 +278,23 @@ pub async fn webhook(
         Utc::now().timestamp(),
     )?;
     let message = crate::push::open(&platform.config, &body)?;
-    let stored = crate::push::store(&kernel, &message).await?;
     let event = message["event"].as_str().unwrap_or_default().to_string();
-    let outcome = if stored.is_some() {
-        "stored"
-    } else {
-        "duplicate"
+    let (outcome, new) = match crate::push::store(&kernel, &message).await? {
+        crate::push::Stored::New(rows) => ("stored", rows),
+        crate::push::Stored::Duplicate => ("duplicate", vec![]),
+        crate::push::Stored::Unowned => {
+            // Acknowledged so the platform stops resending; nobody here may see it.
+            tracing::info!(event = %event, "Kuaishou push for a seller no shop here holds: dropped");
+            ("unowned", vec![])
+        }
     };
     platform
         .metrics
         .push_events
         .with_label_values(&[&event, outcome])
         .inc();
-    let duplicate = stored.is_none();
-    if let Some(row) = stored.filter(|r| r.dispatch_status == "pending") {
+    let duplicate = outcome == "duplicate";
+    for row in new.into_iter().filter(|r| r.dispatch_status == "pending") {
         // Answer now; the handlers run in the background (the sweep job retries them
         // if this process stops first).
         let (kernel, platform) = (kernel.get_ref().clone(), platform.get_ref().clone());

@@ -265,7 +265,7 @@ pub async fn dispatch(kernel: &Kernel, platform: &Platform, row: event::Model) -
     };
     let parsed = PushEvent::parse(&row.message_id, &row.payload);
     let outcome = match &shop {
-        Some(s) if s.status != "revoked" => {
+        Some(s) if s.status != crate::shops::ShopStatus::Revoked.as_str() => {
             platform.dispatcher.run(kernel, platform, s, &parsed).await
         }
         _ => Ok(()), // the shop is gone: nothing to keep fresh

@@ -64,7 +64,7 @@ impl KuaishouMetrics {
             push_events: counter_vec(
                 registry,
                 "kuaishou_push_events_total",
-                "Message-push events by event name and outcome (stored, duplicate, handled, failed)",
+                "Message-push events by event name and outcome (stored, duplicate, unowned, handled, retry, failed)",
                 &["event", "outcome"],
             ),
         }

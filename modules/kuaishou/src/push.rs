@@ -144,10 +144,24 @@ fn decrypt(key: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Stores a message unless its id was seen; the stored row when it is new. A message
-/// of a known shop waits for dispatch; one without a shop, or a heartbeat, is kept
-/// but has nothing to dispatch.
-pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<Option<event::Model>> {
+/// What became of a verified message.
+#[derive(Debug)]
+pub enum Stored {
+    /// New copies, one per shop that holds the seller (a heartbeat's copies have
+    /// nothing to dispatch).
+    New(Vec<event::Model>),
+    /// Every holding shop had this message already (the platform sent it again).
+    Duplicate,
+    /// No shop here holds the seller (never connected, or every connection revoked):
+    /// acknowledged and dropped.
+    Unowned,
+}
+
+/// Stores a message once per shop that holds its seller. Several tenants may hold
+/// one seller (each connected it); each gets its own copy, dispatched to it alone. A
+/// revoked shop gets nothing: once a tenant disconnects a seller, its pushes are no
+/// longer that tenant's.
+pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<Stored> {
     let text = |k: &str| match &message[k] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -163,45 +177,58 @@ pub async fn store(kernel: &Kernel, message: &Value) -> AppResult<Option<event::
             )
         })?;
     let open_id = text("openId");
-    let owner = shop::Entity::find()
+    let holders = shop::Entity::find()
         .filter(shop::Column::OpenId.eq(&open_id))
-        .one(&kernel.db)
+        .filter(shop::Column::Status.ne(crate::shops::ShopStatus::Revoked.as_str()))
+        .all(&kernel.db)
         .await?;
-    let heartbeat = message["test"].as_bool() == Some(true);
-    let dispatch = if owner.is_some() && !heartbeat {
-        "pending"
-    } else {
-        "skipped"
-    };
-    let row = event::ActiveModel {
-        tenant_id: Set(owner.as_ref().map(|s| s.tenant_id).unwrap_or(0)),
-        shop_id: Set(owner.map(|s| s.id)),
-        message_id: Set(message_id.clone()),
-        event: Set(text("event")),
-        open_id: Set(open_id),
-        payload: Set(message.clone()),
-        received_at: Set(chrono::Utc::now()),
-        dispatch_status: Set(dispatch.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(None),
-        last_error: Set(None),
-        ..Default::default()
-    };
-    let inserted = event::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(event::Column::MessageId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&kernel.db)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
+    if holders.is_empty() {
+        return Ok(Stored::Unowned);
     }
-    Ok(event::Entity::find()
-        .filter(event::Column::MessageId.eq(message_id))
-        .one(&kernel.db)
-        .await?)
+    let heartbeat = message["test"].as_bool() == Some(true);
+    let dispatch = if heartbeat { "skipped" } else { "pending" };
+    let received_at = chrono::Utc::now();
+    let mut new = Vec::new();
+    for holder in holders {
+        let row = event::ActiveModel {
+            tenant_id: Set(holder.tenant_id),
+            shop_id: Set(Some(holder.id)),
+            message_id: Set(message_id.clone()),
+            event: Set(text("event")),
+            open_id: Set(open_id.clone()),
+            payload: Set(message.clone()),
+            received_at: Set(received_at),
+            dispatch_status: Set(dispatch.into()),
+            attempts: Set(0),
+            next_attempt_at: Set(None),
+            last_error: Set(None),
+            ..Default::default()
+        };
+        let inserted = event::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([event::Column::MessageId, event::Column::ShopId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&kernel.db)
+            .await?;
+        if inserted == 0 {
+            continue;
+        }
+        if let Some(saved) = event::Entity::find()
+            .filter(event::Column::MessageId.eq(&message_id))
+            .filter(event::Column::ShopId.eq(holder.id))
+            .one(&kernel.db)
+            .await?
+        {
+            new.push(saved);
+        }
+    }
+    Ok(if new.is_empty() {
+        Stored::Duplicate
+    } else {
+        Stored::New(new)
+    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,27 @@ use crate::client::response::Outcome;
 use crate::entities::shop;
 use crate::platform::{into_data, Platform, Tokens};
 
+/// A shop's connection, as stored in `kuaishou_shops.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopStatus {
+    /// Connected; its tokens work or are refreshed on use.
+    Active,
+    /// Still connected, but the last token refresh failed (an alert says so).
+    RefreshFailed,
+    /// Disconnected by the tenant: tokens erased, pushes no longer delivered to it.
+    Revoked,
+}
+
+impl ShopStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopStatus::Active => "active",
+            ShopStatus::RefreshFailed => "refresh_failed",
+            ShopStatus::Revoked => "revoked",
+        }
+    }
+}
+
 /// Refresh an access token this long before it expires.
 const REFRESH_AHEAD: i64 = 10 * 60;
 /// How long one replica may hold the refresh lock.
@@ -93,7 +114,7 @@ pub async fn save_authorised(
     let row = shop::ActiveModel {
         tenant_id: Set(tenant),
         open_id: Set(open_id.clone()),
-        status: Set("active".into()),
+        status: Set(ShopStatus::Active.as_str().into()),
         access_token_enc: Set(Some(kernel.pii.encrypt(&tokens.access_token))),
         refresh_token_enc: Set(Some(kernel.pii.encrypt(&tokens.refresh_token))),
         access_expires_at: Set(Some(tokens.access_expires_at)),
@@ -206,7 +227,7 @@ async fn refresh_locked(
     platform: &Platform,
     current: &shop::Model,
 ) -> AppResult<shop::Model> {
-    if current.status == "revoked" {
+    if current.status == ShopStatus::Revoked.as_str() {
         return Err(AppError::conflict(
             "KUAISHOU_SHOP_REVOKED",
             "this shop was disconnected; authorise it again",
@@ -232,7 +253,10 @@ async fn refresh_locked(
         Err(e) => {
             if e.code == "KUAISHOU_OAUTH_FAILED" {
                 shop::Entity::update_many()
-                    .col_expr(shop::Column::Status, Expr::value("refresh_failed"))
+                    .col_expr(
+                        shop::Column::Status,
+                        Expr::value(ShopStatus::RefreshFailed.as_str()),
+                    )
                     .filter(shop::Column::Id.eq(current.id))
                     .exec(&kernel.db)
                     .await?;
@@ -259,7 +283,10 @@ async fn refresh_locked(
             Expr::value(tokens.refresh_expires_at),
         )
         .col_expr(shop::Column::LastRefreshedAt, Expr::value(now))
-        .col_expr(shop::Column::Status, Expr::value("active"))
+        .col_expr(
+            shop::Column::Status,
+            Expr::value(ShopStatus::Active.as_str()),
+        )
         .col_expr(shop::Column::UpdatedAt, Expr::value(now))
         .filter(shop::Column::Id.eq(current.id))
         .exec(&kernel.db)
@@ -302,7 +329,7 @@ pub async fn call(
     method: &str,
     param_json: Option<&str>,
 ) -> AppResult<Box<RawValue>> {
-    if shop.status == "revoked" {
+    if shop.status == ShopStatus::Revoked.as_str() {
         return Err(AppError::conflict(
             "KUAISHOU_SHOP_REVOKED",
             "this shop was disconnected; authorise it again",

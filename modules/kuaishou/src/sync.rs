@@ -271,7 +271,7 @@ pub async fn sync_all(
     use futures_util::StreamExt;
     use sea_orm::{ColumnTrait, QueryFilter};
     let active = shop::Entity::find()
-        .filter(shop::Column::Status.eq("active"))
+        .filter(shop::Column::Status.eq(crate::shops::ShopStatus::Active.as_str()))
         .all(&kernel.db)
         .await?;
     let results = futures_util::stream::iter(active)

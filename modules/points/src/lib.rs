@@ -134,10 +134,9 @@ pub mod jobs {
                 };
                 let done = idempotency::execute(kernel, None, async |txn| {
                     let applied = service::expire_lot(kernel, txn, &op, &lot).await?;
-                    Ok(idempotency::WriteOutcome {
-                        status: actix_web::http::StatusCode::OK,
-                        body: serde_json::json!(applied.is_some()),
-                    })
+                    Ok(idempotency::WriteOutcome::ok(serde_json::json!(
+                        applied.is_some()
+                    )))
                 })
                 .await;
                 match done {

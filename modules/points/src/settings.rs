@@ -11,6 +11,7 @@ use crate::entities::settings;
 use crate::validate::Bounds;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Smallest amount of one earn/spend/freeze (default 1).
     pub min_per_operation: i64,

@@ -53,7 +53,14 @@ pub async fn recognize(
     }
     errors.into_result()?;
     let image = image.unwrap_or_default();
-    let (provider, answer) = svc::recognize(&state.manager, &image, &body.codetype).await?;
+    let (provider, answer) = svc::recognize(
+        &kernel,
+        &state.manager,
+        principal.tenant_id,
+        &image,
+        &body.codetype,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Recognized { provider, answer }))
 }
 
@@ -65,10 +72,11 @@ pub struct ReportRequest {
 }
 
 /// Report a wrong answer so its points are refunded (permission
-/// `integrations:captcha`; audited).
+/// `integrations:captcha`; audited). Only the tenant the answer was given to may
+/// report it, within 7 days and once; another tenant's `pic_id` is 404.
 #[utoipa::path(post, path = "/captcha/report", tag = "integrations", request_body = ReportRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn report(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -84,7 +92,7 @@ pub async fn report(
     idempotency::execute_outside(
         &kernel,
         idem,
-        async || svc::report_error(manager, pic_id).await,
+        async || svc::report_error(&kernel, manager, principal.tenant_id, pic_id).await,
         async |txn, ()| {
             audit::record(
                 txn,

@@ -36,7 +36,13 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, stored);
 }
 
-pub fn check_policy(field: &str, password: &str, errors: &mut FieldErrors) {
+/// The password rules; each broken rule adds its own message to `field`:
+/// 8–128 characters, not only whitespace, no control characters (NUL, escape …; a
+/// password is typed, not pasted from a binary), not the username, and not easy to
+/// guess. "Easy to guess" is zxcvbn's estimate (Dropbox's estimator: 30k common
+/// passwords, dictionaries, keyboard walks, dates, repeats, l33t — with the username as
+/// a word to avoid) below [`MIN_ZXCVBN_SCORE`].
+pub fn check_policy(field: &str, password: &str, username: &str, errors: &mut FieldErrors) {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
         errors.add(
@@ -50,7 +56,37 @@ pub fn check_policy(field: &str, password: &str, errors: &mut FieldErrors) {
             format!("must be at most {MAX_PASSWORD_LEN} characters"),
         );
     }
+    if password.chars().any(char::is_control) {
+        errors.add(field, "must not contain control characters");
+        return;
+    }
+    if password.trim().is_empty() {
+        errors.add(field, "must not be only whitespace");
+        return;
+    }
+    if password.trim().eq_ignore_ascii_case(username.trim()) {
+        errors.add(field, "must not be the username");
+        return;
+    }
+    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
+        let estimate = zxcvbn::zxcvbn(password, &[username]);
+        if u8::from(estimate.score()) < MIN_ZXCVBN_SCORE {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            errors.add(
+                field,
+                format!("is too easy to guess: a common password or a simple pattern{hint}"),
+            );
+        }
+    }
 }
+
+/// zxcvbn scores 0–4; 2 means about a million guesses or more ("somewhat guessable:
+/// protection from unthrottled online attacks"), enough with login lockout in front.
+pub const MIN_ZXCVBN_SCORE: u8 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -65,5 +101,57 @@ mod tests {
         assert!(verify("correct horse", &a));
         assert!(!verify("wrong horse", &a));
         assert!(!verify("anything", "not a hash"));
+    }
+
+    fn refusals(password: &str, username: &str) -> Vec<String> {
+        let mut errors = FieldErrors::new();
+        check_policy("password", password, username, &mut errors);
+        match errors.into_result() {
+            Ok(()) => vec![],
+            Err(e) => e.details["field_errors"]["password"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| m.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_the_rule_they_break() {
+        for (password, rule) in [
+            ("password", "too easy to guess"),
+            ("12345678", "too easy to guess"),
+            ("qwertyuiop", "too easy to guess"),
+            ("iloveyou1", "too easy to guess"),
+            ("        ", "only whitespace"),
+            ("pass\0word-long", "control characters"),
+            ("tab\u{1b}escape-long", "control characters"),
+            ("Shopkeeper-Zhang", "the username"),
+            ("short", "at least 8"),
+        ] {
+            let got = refusals(password, "shopkeeper-zhang");
+            assert!(
+                got.iter().any(|m| m.contains(rule)),
+                "{password:?}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_strong_passwords_pass() {
+        for password in [
+            "correct horse battery staple",
+            "Tr0ub4dor&3-xyz",
+            "淘宝店铺-2026-春季",
+        ] {
+            assert_eq!(
+                refusals(password, "zhang"),
+                Vec::<String>::new(),
+                "{password}"
+            );
+        }
     }
 }

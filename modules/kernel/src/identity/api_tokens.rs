@@ -31,7 +31,7 @@ pub struct CreateApiToken {
     pub expires_in_days: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiTokenView {
     pub id: i64,
     pub name: String,
@@ -77,14 +77,16 @@ impl From<api_token::Model> for ApiTokenView {
     }
 }
 
-/// Create an API token for the caller (permission `api_tokens:create`). Accepts
-/// `Idempotency-Key` — a replay returns the same token.
+/// Create an API token for the caller (permission `api_tokens:create`). The token is
+/// shown in this response only. Accepts `Idempotency-Key`, but the secret is never
+/// stored for replays: a replay is 409 `SECRET_NOT_REPLAYED` with the token's id in
+/// `details.created` (revoke it and create another if the first answer was lost).
 #[utoipa::path(
     post,
     path = "/api-tokens",
     tag = "api-tokens",
     request_body = CreateApiToken,
-    responses((status = 201, body = CreatedApiToken), (status = 403, body = crate::error::ErrorEnvelope), (status = 422, body = crate::error::ErrorEnvelope)),
+    responses((status = 201, body = CreatedApiToken), (status = 403, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope), (status = 422, body = crate::error::ErrorEnvelope)),
     security(("bearer" = []))
 )]
 pub async fn create_api_token(
@@ -156,12 +158,14 @@ pub async fn create_api_token(
             },
         )
         .await?;
-        WriteOutcome::new(
+        let info = ApiTokenView::from(saved);
+        WriteOutcome::shown_once(
             StatusCode::CREATED,
             &CreatedApiToken {
-                info: saved.into(),
+                info: info.clone(),
                 token,
             },
+            &info,
         )
     })
     .await

@@ -99,7 +99,12 @@ pub async fn create_tenant(
     validate::tenant_code("code", &body.code, &mut errors);
     validate::display_name("name", &body.name, &mut errors);
     validate::username("admin.username", &body.admin.username, &mut errors);
-    password::check_policy("admin.password", &body.admin.password, &mut errors);
+    password::check_policy(
+        "admin.password",
+        &body.admin.password,
+        &body.admin.username,
+        &mut errors,
+    );
     errors.into_result()?;
     let idem = IdempotencyRequest::from_request(&req, &principal, "POST /api/v1/tenants", &body)?;
     let response = idempotency::execute(&kernel, idem, async |txn| {

@@ -251,7 +251,7 @@ pub async fn create_user(
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     validate::username("username", &body.username, &mut errors);
-    password::check_policy("password", &body.password, &mut errors);
+    password::check_policy("password", &body.password, &body.username, &mut errors);
     check_roles(principal.tenant_id, &body.roles, &mut errors);
     errors.into_result()?;
     if !body.roles.is_empty() {
@@ -358,9 +358,6 @@ pub async fn update_user(
     let id = id.into_inner();
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
-    if let Some(p) = &body.password {
-        password::check_policy("password", p, &mut errors);
-    }
     if body.password.is_none() && body.is_active.is_none() {
         errors.add("body", "give at least one of password, is_active");
     }
@@ -372,6 +369,9 @@ pub async fn update_user(
         let current = find_in_tenant(txn, principal.tenant_id, id).await?;
         let mut active: user::ActiveModel = current.clone().into();
         if let Some(p) = &body.password {
+            let mut errors = FieldErrors::new();
+            password::check_policy("password", p, &current.username, &mut errors);
+            errors.into_result()?;
             active.password_hash = Set(password::hash(p)?);
         }
         if let Some(a) = body.is_active {
@@ -519,7 +519,7 @@ pub async fn create_superadmin(
 ) -> AppResult<user::Model> {
     let mut errors = FieldErrors::new();
     validate::username("username", username, &mut errors);
-    password::check_policy("password", password_plain, &mut errors);
+    password::check_policy("password", password_plain, username, &mut errors);
     errors.into_result()?;
     let ctx = RequestContext {
         request_id: format!("system-{}", uuid::Uuid::new_v4()),

@@ -1,7 +1,6 @@
 //! Members' personal data (e-mail, phone): encrypted at rest, found by keyed hash,
 //! shown masked.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -101,7 +100,7 @@ pub async fn put_contact(
             summary: json!({ "email_changed": body.email.is_some(), "phone_changed": body.phone.is_some(), "key_id": vault.active_key_id() }),
         })
         .await?;
-        Ok(WriteOutcome { status: StatusCode::OK, body: serde_json::Value::Null })
+        Ok(WriteOutcome::ok(serde_json::Value::Null))
     })
     .await;
     response?;
