@@ -74,34 +74,6 @@ pub(crate) mod cols {
             .to_owned()
     }
 
-    /// Gives roles permissions (`role_permissions` rows); casbin loads them.
-    pub async fn grant(manager: &SchemaManager<'_>, grants: &[(&str, &str)]) -> Result<(), DbErr> {
-        let mut insert = Query::insert()
-            .into_table(Alias::new("role_permissions"))
-            .columns([Alias::new("role"), Alias::new("permission")])
-            .to_owned();
-        for (role, permission) in grants {
-            insert.values_panic([(*role).into(), (*permission).into()]);
-        }
-        manager.exec_stmt(insert).await
-    }
-
-    /// Takes back what [`grant`] gave.
-    pub async fn revoke(manager: &SchemaManager<'_>, grants: &[(&str, &str)]) -> Result<(), DbErr> {
-        for (role, permission) in grants {
-            manager
-                .exec_stmt(
-                    Query::delete()
-                        .from_table(Alias::new("role_permissions"))
-                        .and_where(Expr::col(Alias::new("role")).eq(*role))
-                        .and_where(Expr::col(Alias::new("permission")).eq(*permission))
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
     pub fn time_null(name: impl IntoIden) -> ColumnDef {
         ColumnDef::new(name)
             .timestamp_with_time_zone()

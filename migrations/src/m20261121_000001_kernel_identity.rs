@@ -81,51 +81,6 @@ enum KernelSettings {
     UpdatedAt,
 }
 
-/// The built-in roles and what each may do. Modules add their permissions in their own
-/// migrations; casbin loads this table (see kernel `rbac`).
-const ROLE_PERMISSIONS: &[(&str, &[&str])] = &[
-    (
-        "superadmin",
-        &[
-            "tenants:read",
-            "tenants:create",
-            "users:read",
-            "users:create",
-            "users:update",
-            "users:delete",
-            "users:assign_roles",
-            "api_tokens:read",
-            "api_tokens:create",
-            "api_tokens:revoke",
-            "audit:read",
-        ],
-    ),
-    (
-        "admin",
-        &[
-            "users:read",
-            "users:create",
-            "users:update",
-            "users:delete",
-            "users:assign_roles",
-            "api_tokens:read",
-            "api_tokens:create",
-            "api_tokens:revoke",
-            "audit:read",
-        ],
-    ),
-    (
-        "agent",
-        &[
-            "users:read",
-            "api_tokens:read",
-            "api_tokens:create",
-            "api_tokens:revoke",
-        ],
-    ),
-    ("viewer", &["users:read", "audit:read"]),
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -202,16 +157,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let mut insert = Query::insert()
-            .into_table(RolePermissions::Table)
-            .columns([RolePermissions::Role, RolePermissions::Permission])
-            .to_owned();
-        for (role, permissions) in ROLE_PERMISSIONS {
-            for permission in *permissions {
-                insert.values_panic([(*role).into(), (*permission).into()]);
-            }
-        }
-        manager.exec_stmt(insert).await?;
+        // The grants themselves are made at start from the permissions the kernel and
+        // the modules declare (`rbac::sync_grants`), not here.
 
         manager
             .create_table(

@@ -1,21 +1,19 @@
-//! Kernel: permission to read operations views (outside targets), for superadmins.
+//! Kernel: once granted `ops:read` to superadmins. Grants are now made at start from
+//! the declared permissions (`rbac::sync_grants`), so this step changes nothing; it stays
+//! so that databases that applied it keep a consistent history.
 
 use sea_orm_migration::prelude::*;
-
-use crate::cols::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const GRANTS: &[(&str, &str)] = &[("superadmin", "ops:read")];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        grant(manager, GRANTS).await
+    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        revoke(manager, GRANTS).await
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
     }
 }

@@ -44,11 +44,6 @@ enum AlertEvents {
     CreatedAt,
 }
 
-const GRANTS: &[(&str, &str)] = &[
-    ("superadmin", "alerts:read"),
-    ("superadmin", "alerts:manage"),
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -95,11 +90,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        grant(manager, GRANTS).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        revoke(manager, GRANTS).await?;
         for table in [
             AlertEvents::Table.into_iden(),
             AlertSilences::Table.into_iden(),

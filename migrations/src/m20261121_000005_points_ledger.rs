@@ -107,18 +107,6 @@ enum PointsSettings {
     UpdatedAt,
 }
 
-const GRANTS: &[(&str, &str)] = &[
-    ("admin", "points:read"),
-    ("admin", "points:earn"),
-    ("admin", "points:spend"),
-    ("admin", "points:adjust"),
-    ("admin", "points:manage"),
-    ("agent", "points:read"),
-    ("agent", "points:earn"),
-    ("agent", "points:spend"),
-    ("viewer", "points:read"),
-];
-
 fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {
     let mut i = Index::create().name(name).table(table).to_owned();
     for c in cols {
@@ -214,7 +202,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let e = |c: PointsEntries| -> DynIden { c.into_iden() };
-        // Seed 001: tenant + member + created_at (records), tenant + type + category.
+        // What the record lists filter on: tenant + member + created_at, tenant + type + category.
         manager
             .create_index(index(
                 "ix_points_entries_member",
@@ -386,11 +374,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        grant(manager, GRANTS).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        revoke(manager, GRANTS).await?;
         for table in [
             PointsSettings::Table.into_iden(),
             MemberVipTags::Table.into_iden(),

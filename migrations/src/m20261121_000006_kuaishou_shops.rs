@@ -25,13 +25,6 @@ enum KuaishouShops {
     UpdatedAt,
 }
 
-const GRANTS: &[(&str, &str)] = &[
-    ("admin", "kuaishou:read"),
-    ("admin", "kuaishou:manage"),
-    ("agent", "kuaishou:read"),
-    ("viewer", "kuaishou:read"),
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -66,11 +59,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        grant(manager, GRANTS).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        revoke(manager, GRANTS).await?;
         manager
             .drop_table(Table::drop().table(KuaishouShops::Table).to_owned())
             .await

@@ -89,23 +89,6 @@ enum IntegrationProviderOverrides {
     UpdatedAt,
 }
 
-const GRANTS: &[(&str, &str)] = &[
-    ("admin", "integrations:read"),
-    ("admin", "integrations:pay"),
-    ("admin", "integrations:refund"),
-    ("admin", "integrations:sms"),
-    ("admin", "integrations:storage"),
-    ("admin", "integrations:captcha"),
-    // Providers are the platform's: only superadmins change them.
-    ("superadmin", "integrations:read"),
-    ("superadmin", "integrations:manage"),
-    ("agent", "integrations:read"),
-    ("agent", "integrations:sms"),
-    ("agent", "integrations:storage"),
-    ("agent", "integrations:captcha"),
-    ("viewer", "integrations:read"),
-];
-
 fn nullable_big(name: impl IntoIden) -> ColumnDef {
     ColumnDef::new(name).big_integer().null().to_owned()
 }
@@ -245,11 +228,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        grant(manager, GRANTS).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        revoke(manager, GRANTS).await?;
         for table in [
             IntegrationProviderOverrides::Table.into_iden(),
             IntegrationSmsOutbox::Table.into_iden(),

@@ -277,10 +277,12 @@ async fn weak_passwords_are_refused_naming_the_rule() {
         ("wang-xiaoming", "the username"),
     ] {
         let r = server
-            .post(
+            .call_with(
+                Method::POST,
                 "/api/v1/users",
-                &admin,
-                json!({ "username": "wang-xiaoming", "password": password }),
+                Some(&admin),
+                Some(json!({ "username": "wang-xiaoming", "password": password })),
+                &[("Accept-Language", "en")],
             )
             .await;
         let details = r.assert_error(422, "VALIDATION_ERROR");

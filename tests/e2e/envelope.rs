@@ -1,4 +1,4 @@
-//! Every class of failure answers with the seed-001 envelope, never a bare status,
+//! Every class of failure answers with the error envelope, never a bare status,
 //! plain text or a 500.
 
 use reqwest::Method;
@@ -242,5 +242,158 @@ async fn openapi_covers_every_route_and_the_docs_page_is_served() {
     assert!(
         docs.text().await.unwrap().contains("swagger"),
         "docs page is Swagger UI"
+    );
+}
+
+/// Sends raw bytes and reads the whole answer (the server closes after a refusal).
+async fn raw(server: &Server, request: &[u8]) -> (u16, String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read everything we send.
+    let _ = socket.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = serde_json::from_str(body.split("HTTP/1.1 ").next().unwrap_or_default());
+    (status, text.clone(), body.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn oversized_request_heads_get_the_envelope_too() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    for (request, status, code) in [
+        // Past our limit and past actix's own (64 KiB URI, 128 KiB head).
+        (
+            format!(
+                "GET /api/v1/me?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "a".repeat(10_000)
+            ),
+            414,
+            "URI_TOO_LONG",
+        ),
+        (
+            format!(
+                "GET /api/v1/me?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "a".repeat(70_000)
+            ),
+            414,
+            "URI_TOO_LONG",
+        ),
+        (
+            format!(
+                "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "b".repeat(70_000)
+            ),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            format!(
+                "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "b".repeat(200_000)
+            ),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            format!(
+                "GET /api/v1/me HTTP/1.1\r\n{}\r\n",
+                "X-A: 1\r\n".repeat(120)
+            ),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+    ] {
+        let (got, head, body) = raw(&server, request.as_bytes()).await;
+        assert_eq!(got, status, "{head}");
+        assert_eq!(body["error"]["code"], code, "{head}\n{body}");
+        let rid = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .expect("x-request-id header");
+        assert_eq!(body["error"]["request_id"], rid);
+        assert!(body["error"]["details"]["limit_bytes"].is_u64());
+    }
+    // Kept-alive requests with bodies in between are read along correctly: a long body
+    // is not a long head.
+    let body = "x".repeat(20_000);
+    let two = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let (_, text, _) = raw(&server, two.as_bytes()).await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        text.contains("HTTP/1.1 200 OK"),
+        "the second request was answered: {text}"
+    );
+    let answers = server.logs().matches("request head refused").count();
+    assert_eq!(answers, 5);
+}
+
+#[tokio::test]
+async fn messages_come_in_the_language_the_caller_reads() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "lang").await;
+    let bad = json!({ "username": "bad name", "password": "short" });
+    let ask = |lang: Option<&'static str>| {
+        let headers: Vec<(&str, &str)> = lang.map(|l| ("Accept-Language", l)).into_iter().collect();
+        let (server, admin, bad) = (&server, admin.clone(), bad.clone());
+        async move {
+            server
+                .call_with(
+                    Method::POST,
+                    "/api/v1/users",
+                    Some(&admin),
+                    Some(bad),
+                    &headers,
+                )
+                .await
+        }
+    };
+    let en = ask(Some("en-GB,en;q=0.9")).await;
+    en.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(
+        en.body["error"]["message"],
+        "request data failed validation"
+    );
+    assert_eq!(en.header("content-language"), Some("en"));
+    assert!(en.body["error"]["details"]["field_errors"]["password"][0]
+        .as_str()
+        .is_some_and(|m| m.contains("at least 8 characters")));
+    // No language we have: the default (zh-CN), the code unchanged.
+    let zh = ask(Some("fr-FR")).await;
+    zh.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(zh.body["error"]["message"], "请求数据未通过校验");
+    assert_eq!(zh.header("content-language"), Some("zh-CN"));
+    assert!(zh.body["error"]["details"]["field_errors"]["password"][0]
+        .as_str()
+        .is_some_and(|m| m.contains("至少 8 个字符")));
+    // No message mixes the languages.
+    let texts = |reply: &crate::support::Reply| {
+        format!(
+            "{}{}",
+            reply.body["error"]["message"].as_str().unwrap_or_default(),
+            reply.body["error"]["details"]["field_errors"]
+        )
+    };
+    let cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    assert!(!texts(&en).chars().any(cjk), "{}", texts(&en));
+    let zh_text: String = texts(&zh)
+        .replace("\"password\"", "")
+        .replace("\"username\"", "");
+    assert!(
+        !zh_text.chars().any(|c| c.is_ascii_alphabetic()),
+        "{zh_text}"
     );
 }

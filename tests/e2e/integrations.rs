@@ -746,8 +746,8 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
         .unwrap()
         .contains("FAST_INSTANT_TRADE_PAY"));
 
-    // WeChat Pay failing for a JSAPI payment (only it offers the channel): 503, the
-    // seed's payment fallback.
+    // WeChat Pay failing for a JSAPI payment (only it offers the channel): 503
+    // PAYMENT_SERVICE_UNAVAILABLE, nothing taken anywhere.
     wechat_state.lock().unwrap().down = true;
     let none = create(
         json!({ "channel": "jsapi", "amount": 100, "description": "x", "openid": "o-1" }),

@@ -1,5 +1,5 @@
 //! The points ledger over HTTP: concurrency, idempotency, lots and expiry, levels,
-//! VIP tags, batch, freeze/reverse, every seed-001 error shape, tenant isolation.
+//! VIP tags, batch, freeze/reverse, every documented error shape, tenant isolation.
 
 use reqwest::Method;
 use serde_json::{json, Value};

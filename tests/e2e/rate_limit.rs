@@ -77,3 +77,56 @@ async fn limits_can_be_switched_off() {
     let statuses = anonymous_calls(&[&server], 110).await;
     assert!(statuses.iter().all(|s| *s == 401));
 }
+
+#[tokio::test]
+async fn reading_the_api_docs_never_blocks_signing_in() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    // Page loads far past the anonymous allowance: the page, its assets, the spec.
+    for _ in 0..40 {
+        for path in [
+            "/docs/",
+            "/docs/swagger-ui.css",
+            "/openapi.json",
+            "/docs/errors",
+        ] {
+            let s = server
+                .http
+                .get(format!("{}{path}", server.base))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_ne!(s, 429, "{path}");
+        }
+    }
+    // Other anonymous calls spend their own allowance; sign-in still answers.
+    let statuses = anonymous_calls(&[&server], 101).await;
+    assert_eq!(statuses[100], 429);
+    assert_eq!(
+        server
+            .login(
+                None,
+                crate::support::ROOT_USER,
+                crate::support::ROOT_PASSWORD
+            )
+            .await
+            .status,
+        200
+    );
+    // Sign-in has its own allowance, per IP.
+    let mut last = 0;
+    for _ in 0..100 {
+        last = server
+            .login(None, "nobody", "wrong-password")
+            .await
+            .status
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+    let text = server.metrics().await;
+    assert!(
+        text.contains(r#"rate_limited_total{kind="login"} 1"#),
+        "{text}"
+    );
+}

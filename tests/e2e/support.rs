@@ -15,6 +15,9 @@ pub const ROOT_USER: &str = "root";
 pub const ROOT_PASSWORD: &str = "root-password-e2e";
 pub const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef0123456789";
 
+/// A port nobody listens on right now, for processes that cannot bind port 0 and say
+/// which port they got (redis-server, an SMTP stand-in); the shopops server binds its
+/// own (`Server::start_with`).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -157,13 +160,14 @@ impl Server {
     }
 
     /// Starts a server on `store` with extra environment (which wins over the base).
+    /// The server binds port 0 itself and logs the address it got, so no other process
+    /// can take the port between a choice and the bind.
     pub async fn start_with(store: &Store, extra: &[(&str, &str)]) -> Server {
-        let port = free_port();
         let log_dir = tempfile::tempdir().expect("log dir");
         let log_path = log_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = command(store);
-        cmd.env("SHOPOPS_BIND", format!("127.0.0.1:{port}"));
+        cmd.env("SHOPOPS_BIND", "127.0.0.1:0");
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -173,15 +177,40 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("start shopops");
-        let server = Server {
-            base: format!("http://127.0.0.1:{port}"),
+        let mut server = Server {
+            base: String::new(),
             child,
             log_path,
             _log_dir: log_dir,
             http: http_client(),
         };
+        server.base = format!("http://{}", server.listening_addr().await);
         server.wait_live().await;
         server
+    }
+
+    /// The address from the server's `listening` log line.
+    async fn listening_addr(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let found = self.logs().lines().find_map(|line| {
+                let entry: Value = serde_json::from_str(line).ok()?;
+                (entry["message"] == "listening")
+                    .then(|| entry["addr"].as_str().map(str::to_string))
+                    .flatten()
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited ({status}) before listening; log:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server never said where it listens; log:\n{}", self.logs());
     }
 
     async fn wait_live(&self) {
@@ -349,7 +378,7 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Asserts the seed-001 envelope: status, code, every field, and the request id
+    /// Asserts the error envelope (docs/errors.md): status, code, every field, and the request id
     /// equal to the `X-Request-Id` header.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) -> &Value {

@@ -97,11 +97,24 @@ async fn security_headers_and_cors_follow_configuration() {
         ok.headers()["access-control-allow-origin"],
         "https://admin.example.com"
     );
-    let denied = preflight("https://evil.example.com").await.unwrap();
-    assert!(denied
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    // A refused origin gets what browsers expect of a refusal: a plain answer with no
+    // allow headers (not a 400 envelope), and the log says which setting would allow it.
+    for _ in 0..2 {
+        let denied = preflight("https://evil.example.com").await.unwrap();
+        assert_eq!(denied.status(), 204);
+        assert!(denied
+            .headers()
+            .keys()
+            .all(|k| !k.as_str().starts_with("access-control-allow")));
+    }
+    let logs = server.logs();
+    let hints = logs
+        .lines()
+        .filter(|l| {
+            l.contains("https://evil.example.com") && l.contains("SHOPOPS_CORS_ALLOWED_ORIGINS")
+        })
+        .count();
+    assert_eq!(hints, 1, "logged once per origin: {logs}");
 }
 
 /// A minimal OTLP/HTTP receiver: stores every request body it gets.
@@ -218,4 +231,95 @@ async fn spans_reach_an_otlp_receiver_with_the_request_id() {
             .contains("4bf92f3577b34da6a3ce929d0e0e4736"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn docs_pages_and_token_answers_carry_the_right_headers() {
+    let store = Store::new().await;
+    let server = Server::start(&store).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str| no_redirects.get(format!("{}{path}", server.base)).send();
+
+    // `/docs` leads to `/docs/`; the Swagger page calls no outside validator.
+    let r = get("/docs").await.unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], "/docs/");
+    let page = get("/docs/").await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let init = get("/docs/swagger-initializer.js")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        init.contains(r#""validatorUrl": "none""#) || init.contains(r#""validatorUrl":"none""#),
+        "{init}"
+    );
+
+    // The error catalogue is HTML with an anchor per code, as documentation_url expects.
+    let errors = get("/docs/errors").await.unwrap();
+    assert!(errors.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(errors.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    let html = errors.text().await.unwrap();
+    let envelope = server.call(Method::GET, "/api/v1/me", None, None).await;
+    let url = envelope.body["error"]["documentation_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let anchor = url.split_once('#').unwrap().1;
+    assert!(
+        html.contains(&format!("id=\"{anchor}\"")),
+        "no anchor {anchor}"
+    );
+
+    // Answers that carry tokens are never cached.
+    let login = server
+        .login(
+            None,
+            crate::support::ROOT_USER,
+            crate::support::ROOT_PASSWORD,
+        )
+        .await;
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    let token = login.body["access_token"].as_str().unwrap();
+    let me = server.get("/api/v1/me", token).await;
+    assert_eq!(me.header("cache-control"), Some("no-store"));
+    let refreshed = server
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(serde_json::json!({ "refresh_token": login.body["refresh_token"] })),
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    assert_eq!(refreshed.header("cache-control"), Some("no-store"));
+    let (_, admin) = server.tenant(token, "headers").await;
+    let created = server
+        .post(
+            "/api/v1/api-tokens",
+            &admin,
+            serde_json::json!({ "name": "agent", "scopes": ["users:read"] }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    assert!(created.header("content-security-policy").is_some());
 }

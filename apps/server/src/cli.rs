@@ -1,20 +1,29 @@
 //! Command-line interface: `serve` (default), `migrate`, `admin`, `openapi`, `audit`,
-//! and the modules' tools (`points`, `kuaishou`, `integrations`).
+//! `docs`, and each module's subcommands (`shopops points …`, from its `Module::cli`).
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use shopops_kernel::cli::{CliContext, UsageError};
 use shopops_kernel::config::Config;
 use shopops_kernel::{audit, db, identity, telemetry, Kernel};
 use shopops_migrations::{Migrator, MigratorTrait};
+
+use crate::modules::MODULES;
+
+/// Where the data is, for every command's help.
+const DATA_HELP: &str = "Data: SQLite in the data directory (SHOPOPS_DATA_DIR, default ./data), \
+or the database at DATABASE_URL. Settings: SHOPOPS_* variables or the TOML file named by \
+SHOPOPS_CONFIG (docs/configuration.md). Only `serve` and `migrate up` create a database; every \
+other command refuses (exit 2) when it finds none.";
 
 #[derive(Parser)]
 #[command(
     name = "shopops",
     version,
-    about = "ShopOps: e-commerce seller operations server"
+    about = "ShopOps: e-commerce seller operations server",
+    after_help = DATA_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,12 +32,13 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve HTTP (the default).
+    /// Serve HTTP (the default). Creates and migrates the database unless
+    /// SHOPOPS_MIGRATE_ON_START=false.
     Serve,
-    /// Apply, roll back or list database migrations.
+    /// Apply, roll back or list database migrations (default: up).
     Migrate {
-        #[arg(value_enum, default_value = "up")]
-        action: MigrateAction,
+        #[command(subcommand)]
+        action: Option<MigrateCommand>,
     },
     /// Administer users.
     Admin {
@@ -42,81 +52,45 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Points ledger tools.
-    Points {
+    /// Documentation generated from the code.
+    Docs {
         #[command(subcommand)]
-        command: PointsCommand,
+        command: DocsCommand,
     },
-    /// Kuaishou open-platform tools.
-    Kuaishou {
+    /// The configuration.
+    Config {
         #[command(subcommand)]
-        command: KuaishouCommand,
-    },
-    /// Payment, SMS, storage and captcha provider tools.
-    Integrations {
-        #[command(subcommand)]
-        command: IntegrationsCommand,
+        command: ConfigCommand,
     },
 }
 
 #[derive(Subcommand)]
-enum IntegrationsCommand {
-    /// Print what our code computes for a vector-format file (`provider`, `operation`,
-    /// `keys`, `inputs`; `expected` is ignored): signatures, canonical strings, URLs,
-    /// verdicts, plaintexts, under the vectors' names, as JSON.
-    Sign {
-        #[arg(long)]
-        vector: std::path::PathBuf,
-    },
+enum ConfigCommand {
+    /// Read the settings (defaults, the SHOPOPS_CONFIG file, the environment) as the
+    /// server would, every module's section included, and say whether they are valid;
+    /// exit 2 naming the first bad or unknown key.
+    Check,
 }
 
-#[derive(Subcommand)]
-enum KuaishouCommand {
-    /// Print the request we would send for a vector-format file (`inputs` object):
-    /// verb, path, query or form, sign string and sign, as JSON.
-    Sign {
-        #[arg(long)]
-        vector: std::path::PathBuf,
-    },
-    /// Pull a shop's orders now (from its checkpoint, or from `--since`).
-    Sync {
-        /// The shop's id (`GET /api/v1/kuaishou/shops`).
-        #[arg(long)]
-        shop: i64,
-        /// Start of the window, RFC 3339 (default: the shop's checkpoint).
-        #[arg(long)]
-        since: Option<chrono::DateTime<chrono::Utc>>,
-    },
-    /// List every open-platform method with its verb, version and parameters.
-    Methods {
-        /// Print JSON (`[{method, http_method, version, ...}]`) instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum PointsCommand {
-    /// Compare every balance with its ledger and lots; exit 1 on any difference.
-    Verify,
-    /// Expire every lot that is due now (the server also does this every minute).
-    Expire,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum MigrateAction {
+#[derive(Subcommand, Clone, Copy)]
+enum MigrateCommand {
+    /// Apply every pending migration, creating the database if there is none.
     Up,
+    /// Roll back the most recent migration of an existing database.
     Down,
+    /// List applied and pending migrations of an existing database.
     Status,
 }
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create a user; the password is read from the first line of stdin.
+    /// Create a user in an existing database; the password is read from the first
+    /// line of stdin (never from the command line, which other users can see).
     Create {
         /// Create a platform superadmin (the only kind this command creates).
         #[arg(long, required = true)]
         superadmin: bool,
+        /// The new user's name (letters, digits and . _ - @; 1 to 64 characters).
         #[arg(long)]
         username: String,
     },
@@ -128,64 +102,91 @@ enum AuditCommand {
     Verify,
 }
 
-pub async fn run(cli: Cli) -> ExitCode {
-    // Offline tools need no configuration (and must work with none).
-    if let Some(Command::Kuaishou {
-        command: command @ (KuaishouCommand::Sign { .. } | KuaishouCommand::Methods { .. }),
-    }) = cli.command
-    {
-        return kuaishou(command).unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
+#[derive(Subcommand)]
+enum DocsCommand {
+    /// Print docs/errors.md: every error code of the kernel and the modules.
+    Errors,
+}
+
+/// The full command line: the kernel's commands and every module's.
+pub fn command() -> clap::Command {
+    MODULES
+        .iter()
+        .filter_map(|m| m.cli().map(|c| c.after_help(DATA_HELP)))
+        .fold(Cli::command(), |cli, sub| cli.subcommand(sub))
+}
+
+pub async fn run(matches: clap::ArgMatches) -> ExitCode {
+    let result = dispatch(matches).await;
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        if e.downcast_ref::<UsageError>().is_some() {
+            ExitCode::from(2)
+        } else {
             ExitCode::from(1)
-        });
-    }
-    if let Some(Command::Integrations {
-        command: IntegrationsCommand::Sign { vector },
-    }) = &cli.command
-    {
-        return integrations_sign(vector).unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        });
-    }
-    let config = match Config::load() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
         }
-    };
+    })
+}
+
+async fn dispatch(matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let config =
+        Config::load(&crate::modules::config_sections()).map_err(|e| UsageError(e.to_string()))?;
     let _telemetry = telemetry::init(&config);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(module) = MODULES.iter().find(|m| m.name() == name) {
+            let ctx = context(config);
+            return module.run_cli(sub, &ctx).await;
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches)?;
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve::serve(config).await,
         Command::Openapi => {
             println!("{}", openapi_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { action } => migrate(&config, action).await,
+        Command::Docs {
+            command: DocsCommand::Errors,
+        } => {
+            print!("{}", crate::docs_pages::errors_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            check_modules_config(&config)?;
+            match &config.file {
+                Some(file) => println!("configuration valid (file {})", file.display()),
+                None => println!(
+                    "configuration valid (defaults and environment; no SHOPOPS_CONFIG file)"
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { action } => migrate(config, action.unwrap_or(MigrateCommand::Up)).await,
         Command::Admin {
             command: AdminCommand::Create { username, .. },
-        } => create_superadmin(config, &username).await,
+        } => create_superadmin(&context(config), &username).await,
         Command::Audit {
             command: AuditCommand::Verify,
-        } => audit_verify(&config).await,
-        Command::Points {
-            command: PointsCommand::Verify,
-        } => points_verify(&config).await,
-        Command::Points {
-            command: PointsCommand::Expire,
-        } => points_expire(config).await,
-        Command::Kuaishou {
-            command: KuaishouCommand::Sync { shop, since },
-        } => kuaishou_sync(config, shop, since).await,
-        Command::Kuaishou { command } => kuaishou(command),
-        Command::Integrations {
-            command: IntegrationsCommand::Sign { vector },
-        } => integrations_sign(&vector),
-    };
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        ExitCode::from(1)
+        } => audit_verify(&context(config)).await,
+    }
+}
+
+/// Every module's settings, read as its `start` will: a refusal names the key.
+pub fn check_modules_config(config: &Config) -> anyhow::Result<()> {
+    for module in MODULES {
+        module
+            .check_config(config)
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+    }
+    Ok(())
+}
+
+/// What a command gets: the configuration and, on demand, the existing database.
+fn context(config: Config) -> CliContext {
+    CliContext::new(config, crate::modules::declarations(), |db| async move {
+        Ok(Migrator::get_pending_migrations(&db).await?.len())
     })
 }
 
@@ -195,30 +196,28 @@ pub fn openapi_json() -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-async fn connect_migrated(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    let conn = db::connect(config).await?;
-    Migrator::up(&conn, None).await?;
-    Ok(conn)
-}
-
-async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<ExitCode> {
-    let conn = db::connect(config).await?;
+async fn migrate(config: Config, action: MigrateCommand) -> anyhow::Result<ExitCode> {
+    let conn = match action {
+        MigrateCommand::Up => db::connect(&config).await?,
+        // Rolling back or listing needs a database that exists: never create one.
+        MigrateCommand::Down | MigrateCommand::Status => {
+            context(config).existing_database().await?
+        }
+    };
     match action {
-        MigrateAction::Up => {
+        MigrateCommand::Up => {
             Migrator::up(&conn, None).await?;
             println!("migrations applied");
         }
-        MigrateAction::Down => {
+        MigrateCommand::Down => {
             Migrator::down(&conn, Some(1)).await?;
             println!("last migration rolled back");
         }
-        MigrateAction::Status => {
-            let applied = Migrator::get_applied_migrations(&conn).await?;
-            let pending = Migrator::get_pending_migrations(&conn).await?;
-            for m in applied {
+        MigrateCommand::Status => {
+            for m in Migrator::get_applied_migrations(&conn).await? {
                 println!("applied  {}", m.name());
             }
-            for m in pending {
+            for m in Migrator::get_pending_migrations(&conn).await? {
                 println!("pending  {}", m.name());
             }
         }
@@ -226,26 +225,26 @@ async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-async fn create_superadmin(config: Config, username: &str) -> anyhow::Result<ExitCode> {
+async fn create_superadmin(ctx: &CliContext, username: &str) -> anyhow::Result<ExitCode> {
+    let kernel: Kernel = ctx.kernel().await?;
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
-    let conn = connect_migrated(&config).await?;
-    let kernel = Kernel::build(config, conn).await?;
     match identity::users::create_superadmin(&kernel, username, password).await {
         Ok(user) => {
             println!("created superadmin {} (id {})", user.username, user.id);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {}: {} {}", e.code, e.message, e.details);
+            let details = shopops_kernel::error::rendered(&e, shopops_kernel::error::Lang::En);
+            eprintln!("error: {} ({}) {details}", e.message.en, e.code);
             Ok(ExitCode::from(1))
         }
     }
 }
 
-async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let conn = db::connect(config).await?;
+async fn audit_verify(ctx: &CliContext) -> anyhow::Result<ExitCode> {
+    let conn = ctx.database().await?;
     let report = audit::verify(&conn).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if report.broken.is_some() {
@@ -253,105 +252,4 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-async fn points_verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let conn = db::connect(config).await?;
-    let report = shopops_points::verify(&conn)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(if report.consistent {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-async fn points_expire(config: Config) -> anyhow::Result<ExitCode> {
-    let conn = connect_migrated(&config).await?;
-    let kernel = Kernel::build(config, conn).await?;
-    let expired = shopops_points::jobs::expire_due(&kernel)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    println!("expired {expired} lots");
-    Ok(ExitCode::SUCCESS)
-}
-
-fn integrations_sign(vector: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(vector)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
-    let values = shopops_integrations::dry_run::sign_vector(&text).map_err(anyhow::Error::msg)?;
-    println!("{}", serde_json::to_string_pretty(&values)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn kuaishou(command: KuaishouCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        KuaishouCommand::Sign { vector } => {
-            let text = std::fs::read_to_string(&vector)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", vector.display()))?;
-            let request =
-                shopops_kuaishou::dry_run::sign_vector(&text).map_err(anyhow::Error::msg)?;
-            println!("{}", serde_json::to_string_pretty(&request)?);
-        }
-        KuaishouCommand::Methods { json: true } => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(shopops_kuaishou::catalogue::all())?
-            );
-        }
-        KuaishouCommand::Sync { .. } => anyhow::bail!("sync needs the server configuration"),
-        KuaishouCommand::Methods { json: false } => {
-            for m in shopops_kuaishou::catalogue::all() {
-                let verb = serde_json::to_value(m.http_method)?;
-                println!(
-                    "{:<4} {:<60} {}",
-                    verb.as_str().unwrap_or(""),
-                    m.method,
-                    m.service
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn kuaishou_sync(
-    config: Config,
-    shop: i64,
-    since: Option<chrono::DateTime<chrono::Utc>>,
-) -> anyhow::Result<ExitCode> {
-    let conn = connect_migrated(&config).await?;
-    let kernel = Kernel::build(config, conn).await?;
-    let platform = shopops_kuaishou::platform::Platform::new(
-        &kernel,
-        shopops_kuaishou::config::KuaishouConfig::load().map_err(anyhow::Error::msg)?,
-    )?;
-    let target = shopops_kuaishou::entities::shop::Entity::find_by_id(shop)
-        .one(&kernel.db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no Kuaishou shop {shop}"))?;
-    let progress = |r: &shopops_kuaishou::sync::SyncReport| {
-        eprint!(
-            "\rshop {}: window {} page {} — {} orders seen, {} written",
-            r.shop_id,
-            r.windows + 1,
-            r.pages,
-            r.orders_seen,
-            r.orders_written
-        );
-    };
-    let report = shopops_kuaishou::sync::sync_shop(
-        &kernel,
-        &platform,
-        &target,
-        since.map(|t| t.timestamp_millis()),
-        &progress,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-    eprintln!();
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,13 @@
 //! `shopops`: the ShopOps server and its operator commands.
 
 mod cli;
+mod docs_pages;
+mod modules;
 mod openapi;
 mod serve;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::command().get_matches();
     shopops_kernel::outside::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

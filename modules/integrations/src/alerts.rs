@@ -1,4 +1,4 @@
-//! Seed 002's provider alerts, through the kernel's alerting (one notice per fault,
+//! Provider alerts, through the kernel's alerting (one notice per fault,
 //! silences, routing): a provider whose success rate over its recent calls (at least
 //! `alert_outside_min_calls`) is below `alert_outside_success_rate`, or whose average
 //! latency is above `alert_outside_latency_ms` (defaults 10 calls, 90 %, 5 s).

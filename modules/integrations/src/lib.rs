@@ -1,16 +1,22 @@
 //! Integrations: payment (WeChat Pay, Alipay), SMS (Tencent Cloud, Aliyun), storage
 //! (Tencent COS, S3-compatible, local files) and captcha (Chaojiying) providers behind
-//! one adapter interface per capability (routes under `/api/v1/integrations`).
+//! one adapter interface per capability (routes under `/api/v1/integrations`,
+//! docs/integrations.md).
 //!
 //! - [`client`]: each provider's protocol as pure functions, proven by the vectors;
 //! - [`providers`]: the adapters (one trait per capability) that send them;
-//! - [`manager`]: priorities, circuit breakers, failover, health; [`config`]:
-//!   integrations.yaml, reloaded live;
-//! - [`service`]: payments, the SMS outbox, storage, captcha; [`api`]: the handlers;
-//! - [`alerts`], [`metrics`]; [`dry_run`]: `shopops integrations sign --vector FILE`.
+//! - [`manager`]: priorities, circuit breakers, failover, health, live reload;
+//! - [`config`]: the module's settings (`[integrations]`) and integrations.yaml;
+//! - [`service`]: payments, refunds, notifications, the SMS outbox and delivery
+//!   reports, storage, captcha, provider overrides; [`store`] + [`entities`]: the
+//!   queries and tables; [`api`]: the handlers;
+//! - [`permissions`], [`error`]: what the module declares;
+//! - [`alerts`], [`metrics`]; [`dry_run`] + [`cli`]: `shopops integrations sign
+//!   --vector FILE`.
 
 pub mod alerts;
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dry_run;
@@ -18,164 +24,153 @@ pub mod entities;
 pub mod error;
 pub mod manager;
 pub mod metrics;
+pub mod permissions;
 pub mod providers;
 pub mod service;
+pub mod store;
 
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
+use shopops_kernel::cli::CliContext;
+use shopops_kernel::error::Catalogue;
+use shopops_kernel::module::Routes;
+use shopops_kernel::{Job, Kernel, Module, Permission, Started};
 use utoipa::OpenApi;
 
-/// Routes, to be mounted at `/api/v1/integrations`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    use web::{delete, get, post, put, resource};
-    cfg.service(
-        resource("/payments")
-            .route(post().to(api::payments::create_payment))
-            .route(get().to(api::payments::list_payments)),
-    )
-    .service(resource("/payments/{id}").route(get().to(api::payments::get_payment)))
-    .service(resource("/payments/{id}/close").route(post().to(api::payments::close_payment)))
-    .service(resource("/payments/{id}/refunds").route(post().to(api::payments::refund_payment)))
-    .service(resource("/callbacks/wechatpay").route(post().to(api::callbacks::wechatpay)))
-    .service(resource("/callbacks/alipay").route(post().to(api::callbacks::alipay)))
-    .service(resource("/sms").route(post().to(api::sms::send_sms)))
-    .service(resource("/sms/{message_id}").route(get().to(api::sms::get_sms)))
-    .service(
-        resource("/storage/objects/{key:.*}")
-            .route(put().to(api::storage::put_object))
-            .route(get().to(api::storage::get_object))
-            .route(delete().to(api::storage::delete_object)),
-    )
-    .service(resource("/storage/presign").route(post().to(api::storage::presign)))
-    .service(
-        resource("/storage/signed/{key:.*}")
-            .route(get().to(api::storage::signed))
-            .route(put().to(api::storage::signed)),
-    )
-    .service(resource("/captcha/recognize").route(post().to(api::captcha::recognize)))
-    .service(resource("/captcha/report").route(post().to(api::captcha::report)))
-    .service(resource("/captcha/balance").route(get().to(api::captcha::balance)))
-    .service(resource("/health").route(get().to(api::providers::health)))
-    .service(resource("/providers").route(get().to(api::providers::list)))
-    .service(resource("/providers/{capability}/{name}").route(put().to(api::providers::update)));
-}
+/// The integrations module, as the binaries see it.
+pub struct IntegrationsModule;
 
-/// The module's part of the OpenAPI document (paths relative to `/api/v1/integrations`).
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        api::payments::create_payment, api::payments::list_payments, api::payments::get_payment,
-        api::payments::close_payment, api::payments::refund_payment,
-        api::callbacks::wechatpay, api::callbacks::alipay,
-        api::sms::send_sms, api::sms::get_sms,
-        api::storage::put_object, api::storage::get_object, api::storage::delete_object,
-        api::storage::presign, api::storage::signed,
-        api::captcha::recognize, api::captcha::report, api::captcha::balance,
-        api::providers::health, api::providers::list, api::providers::update,
-    ),
-    tags((name = "integrations", description = "Payment, SMS, storage and captcha providers with failover"))
-)]
-pub struct ApiDoc;
+#[async_trait::async_trait]
+impl Module for IntegrationsModule {
+    fn name(&self) -> &'static str {
+        "integrations"
+    }
 
-/// Builds the module's state: the URL-signing key (made once, kept in the database),
-/// the manager over the configured providers, and its alert rules.
-pub async fn start(kernel: &shopops_kernel::Kernel) -> Result<Arc<api::State>, String> {
-    let key = shopops_kernel::db::get_or_init_setting(
-        &kernel.db,
-        "integrations_url_key",
-        &shopops_kernel::auth::tokens::random_token(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let public_base_url = std::env::var("INTEGRATIONS_PUBLIC_BASE_URL").unwrap_or_default();
-    let manager = manager::Manager::start(kernel, key.as_bytes().to_vec(), public_base_url).await?;
-    kernel
-        .alerting
-        .add_source(Arc::new(alerts::ProviderAlerts::new(manager.clone())));
-    Ok(Arc::new(api::State {
-        manager,
-        url_key: key.into_bytes(),
-    }))
-}
+    fn about(&self) -> &'static str {
+        "Payment, SMS, storage and captcha providers with failover"
+    }
 
-pub mod jobs {
-    //! The module's background jobs.
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        api::ApiDoc::openapi()
+    }
 
-    use std::sync::Arc;
-    use std::time::Duration;
+    fn permissions(&self) -> &'static [Permission] {
+        permissions::ALL
+    }
 
-    use shopops_kernel::Kernel;
+    fn errors(&self) -> Catalogue {
+        Catalogue {
+            owner: "integrations",
+            codes: error::Code::ALL,
+        }
+    }
 
-    use crate::api::State;
+    fn config_env_prefix(&self) -> Option<&'static str> {
+        Some("INTEGRATIONS_")
+    }
 
-    /// The SMS outbox: every 5 s, the messages that are due.
-    pub async fn sms_outbox(kernel: Kernel, state: Arc<State>) {
-        shopops_kernel::jobs::every(
-            kernel,
-            "integrations_sms_outbox",
-            Duration::from_secs(5),
-            move |k| {
-                let state = state.clone();
-                async move {
-                    crate::service::sms::deliver_due(&k, &state.manager)
+    fn check_config(&self, config: &shopops_kernel::config::Config) -> anyhow::Result<()> {
+        config::IntegrationsSettings::load(config).map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    /// The settings, the URL-signing key (made once, kept in the database, so every
+    /// replica accepts the local store's URLs), the manager over the configured
+    /// providers, their alert rules; the routes and the jobs: the SMS outbox (every
+    /// 5 s), delivery reports, the captcha purge (hourly), the configuration reload.
+    async fn start(&self, kernel: &Kernel) -> anyhow::Result<Started> {
+        let settings =
+            config::IntegrationsSettings::load(&kernel.config).map_err(anyhow::Error::msg)?;
+        let key = shopops_kernel::db::get_or_init_setting(
+            &kernel.db,
+            "integrations_url_key",
+            &shopops_kernel::auth::tokens::random_token(),
+        )
+        .await?;
+        let manager = manager::Manager::start(kernel, key.as_bytes().to_vec(), settings)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        kernel
+            .alerting
+            .add_source(Arc::new(alerts::ProviderAlerts::new(manager.clone())));
+        let state = Arc::new(api::State {
+            manager: manager.clone(),
+            url_key: key.into_bytes(),
+        });
+        let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(web::Data::from(state.clone()));
+            api::routes(cfg);
+        });
+        let settings = &manager.settings;
+        let (outbox, reports, reload) = (manager.clone(), manager.clone(), manager.clone());
+        let jobs = vec![
+            Job::new(
+                "integrations_sms_outbox",
+                Duration::from_secs(5),
+                move |k: Kernel| {
+                    let m = outbox.clone();
+                    async move {
+                        service::sms::deliver_due(&k, &m)
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    }
+                },
+            ),
+            // At most 30 s between rounds, so a short report gap is honoured.
+            Job::new(
+                "integrations_sms_reports",
+                Duration::from_secs(settings.sms_report_secs.min(30)),
+                move |k: Kernel| {
+                    let m = reports.clone();
+                    async move {
+                        service::sms_reports::check_due(&k, &m)
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    }
+                },
+            ),
+            Job::new(
+                "integrations_captcha_purge",
+                Duration::from_secs(3600),
+                |k: Kernel| async move {
+                    service::captcha::purge_expired(&k)
                         .await
-                        .map(|_| ())
-                        .map_err(|e| e.message)
-                }
-            },
-        )
-        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                },
+            ),
+            Job::new(
+                "integrations_config_reload",
+                settings.reload_every(),
+                move |k: Kernel| {
+                    let m = reload.clone();
+                    async move { m.reload_if_changed(&k).await.map(drop) }
+                },
+            ),
+        ];
+        Ok(Started { routes, jobs })
     }
 
-    /// Delivery reports of recent sends (`INTEGRATIONS_SMS_REPORT_SECS`, at most 30 s
-    /// between rounds).
-    pub async fn sms_reports(kernel: Kernel, state: Arc<State>) {
-        let every = crate::service::sms_reports::report_secs().min(30) as u64;
-        shopops_kernel::jobs::every(
-            kernel,
-            "integrations_sms_reports",
-            Duration::from_secs(every),
-            move |k| {
-                let state = state.clone();
-                async move {
-                    crate::service::sms_reports::check_due(&k, &state.manager)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.message)
-                }
-            },
+    fn cli(&self) -> Option<clap::Command> {
+        Some(
+            <cli::IntegrationsCli as clap::CommandFactory>::command()
+                .name("integrations")
+                .about("Payment, SMS, storage and captcha provider tools"),
         )
-        .await
     }
 
-    /// Captcha answers past their reporting window, hourly.
-    pub async fn captcha_purge(kernel: Kernel) {
-        shopops_kernel::jobs::every(
-            kernel,
-            "integrations_captcha_purge",
-            Duration::from_secs(3600),
-            |k| async move {
-                crate::service::captcha::purge_expired(&k)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.message)
-            },
-        )
-        .await
-    }
-
-    /// integrations.yaml and the API's overrides, polled (`INTEGRATIONS_RELOAD_SECS`).
-    pub async fn config_reload(kernel: Kernel, state: Arc<State>) {
-        shopops_kernel::jobs::every(
-            kernel,
-            "integrations_config_reload",
-            crate::config::reload_every(),
-            move |k| {
-                let state = state.clone();
-                async move { state.manager.reload_if_changed(&k).await.map(|_| ()) }
-            },
-        )
-        .await
+    /// Offline commands only: neither the database nor the kernel is opened.
+    async fn run_cli(
+        &self,
+        matches: &clap::ArgMatches,
+        _ctx: &CliContext,
+    ) -> anyhow::Result<ExitCode> {
+        let parsed = <cli::IntegrationsCli as clap::FromArgMatches>::from_arg_matches(matches)?;
+        cli::run(parsed)
     }
 }

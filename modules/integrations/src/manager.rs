@@ -1,4 +1,4 @@
-//! The manager (seed 002): the providers of each capability in priority order, each
+//! The manager: the providers of each capability in priority order, each
 //! behind its own circuit breaker, with success rate and latency over its recent calls.
 //! A call goes to the highest-priority enabled provider whose breaker lets it through
 //! and moves on when a provider is unavailable; a provider that refuses the request
@@ -14,7 +14,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use sea_orm::EntityTrait;
 use serde::Serialize;
 use shopops_kernel::outside::{
     BreakerConfig, CallStats, CircuitBreaker, CircuitState, OutsideCalls, TargetConfig,
@@ -22,10 +21,13 @@ use shopops_kernel::outside::{
 use shopops_kernel::Kernel;
 use utoipa::ToSchema;
 
-use crate::config::{self, Capability, IntegrationsConfig, PhoneThrottle, ProviderConfig};
+use crate::config::{
+    yaml, Capability, IntegrationsConfig, IntegrationsSettings, PhoneThrottle, ProviderConfig,
+};
 use crate::entities::provider_override;
 use crate::metrics::IntegrationMetrics;
 use crate::providers::{self, Adapter, BuildContext, ProviderError};
+use crate::store;
 
 /// A provider's breaker and recent calls; kept across configuration reloads.
 pub struct ProviderHealth {
@@ -119,7 +121,8 @@ pub struct Manager {
     breaker: BreakerConfig,
     outside: Arc<OutsideCalls>,
     url_key: Vec<u8>,
-    public_base_url: String,
+    /// The module's settings, read once at start.
+    pub settings: IntegrationsSettings,
     pub metrics: IntegrationMetrics,
     /// The file's text last loaded, and the overrides last applied.
     seen: Mutex<(Option<String>, Vec<provider_override::Model>)>,
@@ -134,10 +137,10 @@ impl Manager {
     pub async fn start(
         kernel: &Kernel,
         url_key: Vec<u8>,
-        public_base_url: String,
+        settings: IntegrationsSettings,
     ) -> Result<Arc<Self>, String> {
         let data_dir = kernel.config.data_dir.display().to_string();
-        let (file, text) = config::load(&data_dir)?;
+        let (file, text) = settings.load_providers(&data_dir)?;
         let overrides = load_overrides(kernel).await?;
         let manager = Arc::new(Self {
             current: RwLock::new(Arc::new(Registry {
@@ -148,7 +151,7 @@ impl Manager {
             breaker: TargetConfig::from_config(&kernel.config).breaker,
             outside: kernel.outside.clone(),
             url_key,
-            public_base_url,
+            settings,
             metrics: IntegrationMetrics::new(kernel.metrics.registry()),
             seen: Mutex::new((text, overrides.clone())),
             reload_error: Mutex::default(),
@@ -181,7 +184,7 @@ impl Manager {
         let ctx = BuildContext {
             outside: &self.outside,
             url_key: &self.url_key,
-            public_base_url: &self.public_base_url,
+            public_base_url: &self.settings.public_base_url,
         };
         let mut slots = Vec::with_capacity(file.providers.len());
         for provider in &file.providers {
@@ -232,10 +235,8 @@ impl Manager {
     /// Rebuilds when the file or the overrides changed; true when it did. A file that
     /// does not validate leaves the providers as they were and is reported.
     pub async fn reload_if_changed(&self, kernel: &Kernel) -> Result<bool, String> {
-        let text = match config::file_path() {
-            Some(path) => Some(
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-            ),
+        let text = match self.settings.yaml_path() {
+            Some(path) => Some(yaml::read_text(&path)?),
             None => None,
         };
         let overrides = load_overrides(kernel).await?;
@@ -246,8 +247,8 @@ impl Manager {
             }
         }
         let parsed = match &text {
-            Some(t) => config::parse(t, &|name| std::env::var(name).ok()),
-            None => Ok(config::embedded_default(&self.data_dir)),
+            Some(t) => yaml::parse(t, &yaml::process_env),
+            None => Ok(yaml::embedded_default(&self.data_dir)),
         };
         let result = parsed.and_then(|file| self.build(&file, &overrides));
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = (text, overrides);
@@ -443,10 +444,7 @@ impl Manager {
 }
 
 async fn load_overrides(kernel: &Kernel) -> Result<Vec<provider_override::Model>, String> {
-    let mut rows = provider_override::Entity::find()
-        .all(&kernel.db)
+    store::overrides::all(&kernel.db)
         .await
-        .map_err(|e| e.to_string())?;
-    rows.sort_by(|a, b| (&a.capability, &a.name).cmp(&(&b.capability, &b.name)));
-    Ok(rows)
+        .map_err(|e| e.to_string())
 }

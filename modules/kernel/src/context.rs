@@ -13,6 +13,7 @@ use crate::cache::CacheHandle;
 use crate::config::Config;
 use crate::db;
 use crate::http::rate_limit::RateLimiter;
+use crate::module::Declarations;
 use crate::outside::{OutsideCalls, TargetConfig};
 use crate::rbac::Rbac;
 use crate::telemetry::metrics::Metrics;
@@ -33,6 +34,8 @@ pub struct Kernel {
     /// Informational checks modules register (shown in `/readyz` details).
     pub health: Arc<crate::health::HealthRegistry>,
     pub lifecycle: Lifecycle,
+    /// What the kernel and the modules declare (permissions, buckets, error codes).
+    pub declarations: Arc<Declarations>,
 }
 
 /// Whether the process is draining for shutdown (readiness reports 503 then).
@@ -64,8 +67,14 @@ impl Lifecycle {
 }
 
 impl Kernel {
-    /// Builds the context on a migrated database.
-    pub async fn build(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+    /// Builds the context on a migrated database: checks the declarations, makes the
+    /// grants table match the declared permissions, loads RBAC.
+    pub async fn build(
+        config: Config,
+        db: DatabaseConnection,
+        declarations: &Declarations,
+    ) -> anyhow::Result<Self> {
+        declarations.check().map_err(anyhow::Error::msg)?;
         let cache = match config.redis_url() {
             Some(url) => CacheHandle::redis(url, &config.redis_prefix)?,
             None => CacheHandle::memory(),
@@ -76,17 +85,22 @@ impl Kernel {
             _ => db::get_or_init_setting(&db, "jwt_secret", &random_token()).await?,
         };
         let tokens = TokenKeys::new(secret.as_bytes(), config.access_token_ttl_secs as i64);
+        crate::rbac::sync_grants(&db, &declarations.grants()).await?;
         let rbac = Rbac::load(&db).await?;
         let metrics = Arc::new(Metrics::new());
         let outside = Arc::new(OutsideCalls::new(
             TargetConfig::from_config(&config),
             metrics.clone(),
         ));
-        let rate_limits = Arc::new(RateLimiter::new(
-            &config,
-            cache.cache.clone(),
-            metrics.clone(),
-        ));
+        let rate_limits = Arc::new(
+            RateLimiter::new(
+                &config,
+                &declarations.rate_buckets,
+                cache.cache.clone(),
+                metrics.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
         let alerting =
             Arc::new(crate::alerting::build(&config, outside.clone()).map_err(anyhow::Error::msg)?);
         let pii = Arc::new(crate::crypto::PiiVault::load(&config, &db).await?);
@@ -103,6 +117,7 @@ impl Kernel {
             metrics,
             outside,
             lifecycle: Lifecycle::default(),
+            declarations: Arc::new(declarations.clone()),
         })
     }
 

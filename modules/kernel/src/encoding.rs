@@ -4,7 +4,7 @@
 //!   `%XX` upper-case — Aliyun, Tencent Cloud, COS, AWS SigV4;
 //! - [`rfc3986_path`]: the same with `/` kept (object paths);
 //! - [`quote_plus`] / [`form`]: Python's `urlencode(quote_via=quote_plus)` — the same set,
-//!   but a space is `+` (the Kuaishou and Alipay SDKs, Chaojiying's demo).
+//!   but a space is `+` (as several providers' SDKs encode forms).
 //!
 //! The sets are built on the `percent-encoding` crate; WHATWG form encoding (what
 //! `form_urlencoded` writes) differs: it keeps `*` and escapes `~`.

@@ -16,8 +16,6 @@
 //!
 //! Every replay carries `Idempotent-Replayed: true`.
 
-use std::borrow::Cow;
-
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use sea_orm::sea_query::Expr;
@@ -32,7 +30,7 @@ use crate::auth::tokens::sha256_hex;
 use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::idempotency_key;
-use crate::error::{is_unique_violation, AppError, AppResult};
+use crate::error::{is_unique_violation, AppError, AppResult, Code};
 
 pub const HEADER: &str = "Idempotency-Key";
 const MAX_KEY_LEN: usize = 255;
@@ -91,12 +89,7 @@ pub fn header_key(req: &actix_web::HttpRequest) -> AppResult<Option<String>> {
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
         .map(|k| Some(k.to_string()))
-        .ok_or_else(|| {
-            AppError::bad_request(
-                "INVALID_IDEMPOTENCY_KEY",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-        })
+        .ok_or_else(|| Code::InvalidIdempotencyKey.err())
 }
 
 /// What a write produced: the status and JSON body to send (and to store).
@@ -161,7 +154,12 @@ impl WriteOutcome {
         if self.status == StatusCode::NO_CONTENT {
             return HttpResponse::NoContent().finish();
         }
-        HttpResponse::build(self.status).json(self.body)
+        let mut response = HttpResponse::build(self.status);
+        if self.withheld.is_some() {
+            // A secret shown once must not be kept by a cache either.
+            response.insert_header(crate::auth::api::NO_STORE);
+        }
+        response.json(self.body)
     }
 }
 
@@ -239,9 +237,7 @@ where
                 .exec(db)
                 .await?;
         } else {
-            let stored = json!({ "error": {
-                "code": err.code, "message": err.message, "details": err.details
-            }});
+            let stored = json!({ "error": err.to_stored() });
             store(db, &claim, err.status, &stored).await?;
         }
     }
@@ -284,12 +280,9 @@ async fn claim(kernel: &Kernel, idem: &IdempotencyRequest) -> AppResult<Claimed>
         return take_over(db, &existing, idem, now, ttl).await;
     }
     if existing.request_hash != idem.request_hash {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used with a different request body",
-        )
-        .with_details(json!({ "idempotency_key": idem.key })));
+        return Err(Code::IdempotencyKeyReused
+            .err()
+            .with_details(json!({ "idempotency_key": idem.key })));
     }
     if existing.state == "in_progress" {
         let stale = chrono::Duration::seconds(kernel.config.idempotency_stale_secs as i64);
@@ -338,11 +331,9 @@ async fn take_over(
 }
 
 fn in_progress(key: &str) -> AppError {
-    AppError::conflict(
-        "IDEMPOTENCY_KEY_IN_PROGRESS",
-        "a request with this Idempotency-Key is still being processed; retry shortly",
-    )
-    .with_details(json!({ "idempotency_key": key, "retry_after": 1 }))
+    Code::IdempotencyKeyInProgress
+        .err()
+        .with_details(json!({ "idempotency_key": key, "retry_after": 1 }))
 }
 
 async fn store<C: sea_orm::ConnectionTrait>(
@@ -381,26 +372,14 @@ fn replay(row: &idempotency_key::Model) -> AppResult<HttpResponse> {
         .transpose()
         .map_err(AppError::internal)?
         .unwrap_or(Value::Null);
-    let refusal = |status: StatusCode, code: &str, message: &str, details: Value| {
-        let mut err = AppError::new(status, "", message);
-        err.code = Cow::Owned(code.to_string());
-        *err.details = details;
-        actix_web::ResponseError::error_response(&err)
-    };
+    let refusal = |err: AppError| actix_web::ResponseError::error_response(&err);
     let mut response = if let Some(error) = body.get("error") {
-        refusal(
-            status,
-            error["code"].as_str().unwrap_or("INTERNAL_SERVER_ERROR"),
-            error["message"].as_str().unwrap_or_default(),
-            error["details"].clone(),
-        )
+        refusal(AppError::from_stored(status, error))
     } else if let Some(created) = body.get("withheld") {
         refusal(
-            StatusCode::CONFLICT,
-            "SECRET_NOT_REPLAYED",
-            "the first request with this Idempotency-Key succeeded; the secret it showed \
-             is not kept, so it cannot be shown again (revoke it and create another if it was lost)",
-            json!({ "idempotency_key": row.idem_key, "created": created }),
+            Code::SecretNotReplayed
+                .err()
+                .with_details(json!({ "idempotency_key": row.idem_key, "created": created })),
         )
     } else {
         WriteOutcome::new(status, &body.get("ok").cloned().unwrap_or(Value::Null))?.into_response()

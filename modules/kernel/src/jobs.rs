@@ -1,12 +1,13 @@
-//! Background jobs the kernel offers; the server schedules them. Each loop stops at a
-//! safe point (between runs) when the process shuts down, and counts its runs in
-//! `job_runs_total`.
+//! Scheduled jobs: the loop every [`Job`] runs in, and the kernel's own jobs. Each loop
+//! stops at a safe point (between runs) when the process shuts down, and counts its
+//! runs in `job_runs_total`.
 
 use std::future::Future;
 use std::time::Duration;
 
 use crate::context::Kernel;
 use crate::idempotency;
+use crate::module::Job;
 
 /// Runs `job` every `period` until shutdown; a run in progress is never interrupted.
 pub async fn every<F, Fut>(kernel: Kernel, name: &'static str, period: Duration, mut job: F)
@@ -31,46 +32,41 @@ where
     tracing::info!(job = name, "job stopped");
 }
 
-/// Reloads RBAC policies when another replica changed them.
-pub async fn rbac_reload(kernel: Kernel) {
-    let period = Duration::from_secs(kernel.config.rbac_reload_secs);
-    every(kernel, "rbac_reload", period, |k| async move {
-        match k.rbac.reload_if_changed(&k.db).await {
-            Ok(true) => {
-                tracing::info!("RBAC policies reloaded");
+/// The kernel's own jobs: RBAC reload (`rbac_reload_secs`), idempotency-key purge
+/// (hourly), alert evaluation (`alert_eval_secs`).
+pub fn kernel_jobs(config: &crate::config::Config) -> Vec<Job> {
+    vec![
+        Job::new(
+            "rbac_reload",
+            Duration::from_secs(config.rbac_reload_secs),
+            |k: Kernel| async move {
+                match k.rbac.reload_if_changed(&k.db).await {
+                    Ok(true) => {
+                        tracing::info!("RBAC policies reloaded");
+                        Ok(())
+                    }
+                    Ok(false) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        ),
+        Job::new(
+            "idempotency_purge",
+            Duration::from_secs(3600),
+            |k: Kernel| async move {
+                let deleted = idempotency::purge_expired(&k.db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if deleted > 0 {
+                    tracing::info!(deleted, "purged expired idempotency keys");
+                }
                 Ok(())
-            }
-            Ok(false) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await
-}
-
-/// Deletes idempotency keys past their retention, hourly.
-pub async fn idempotency_purge(kernel: Kernel) {
-    every(
-        kernel,
-        "idempotency_purge",
-        Duration::from_secs(3600),
-        |k| async move {
-            let deleted = idempotency::purge_expired(&k.db)
-                .await
-                .map_err(|e| e.message)?;
-            if deleted > 0 {
-                tracing::info!(deleted, "purged expired idempotency keys");
-            }
-            Ok(())
-        },
-    )
-    .await
-}
-
-/// Evaluates the alert rules every `alert_eval_secs`.
-pub async fn alert_evaluation(kernel: Kernel) {
-    let period = Duration::from_secs(kernel.config.alert_eval_secs);
-    every(kernel, "alert_evaluation", period, |k| async move {
-        k.alerting.evaluate(&k).await.map(|_| ())
-    })
-    .await
+            },
+        ),
+        Job::new(
+            "alert_evaluation",
+            Duration::from_secs(config.alert_eval_secs),
+            |k: Kernel| async move { k.alerting.evaluate(&k).await.map(|_| ()) },
+        ),
+    ]
 }

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod canonical;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod crypto;
@@ -26,12 +27,16 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod jobs;
+pub mod module;
 pub mod outside;
+pub mod permissions;
 pub mod rbac;
 pub mod telemetry;
+pub mod validate;
 
 pub use context::Kernel;
 pub use error::{AppError, AppResult};
+pub use module::{Job, Module, Permission, RateBucket, Role, Started};
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -14,9 +14,14 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
 
 use crate::db;
 use crate::entities::{role_permission, user_role};
+use crate::module::Role;
 
 /// Built-in roles: `superadmin` belongs to the platform, these exist inside a tenant.
-pub const TENANT_ROLES: &[&str] = &["admin", "agent", "viewer"];
+pub const TENANT_ROLES: &[&str] = &[
+    Role::Admin.as_str(),
+    Role::Agent.as_str(),
+    Role::Viewer.as_str(),
+];
 const VERSION_KEY: &str = "rbac_version";
 const ALL_DOMAINS: &str = "*";
 
@@ -134,6 +139,69 @@ impl Rbac {
     }
 }
 
+/// Makes `role_permissions` hold exactly `grants` (the permissions the kernel and the
+/// modules declare, with their default roles): missing grants are added, grants of
+/// permissions no longer declared are removed. Run at start by every replica; safe
+/// when several do it at once. Bumps the version when something changed, so running
+/// replicas reload.
+pub async fn sync_grants(
+    db: &DatabaseConnection,
+    grants: &[(&'static str, &'static str)],
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    use sea_orm::{QueryFilter, Set, TransactionTrait};
+
+    let txn = db.begin().await?;
+    let held: BTreeSet<(String, String)> = role_permission::Entity::find()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| (r.role, r.permission))
+        .collect();
+    let wanted: BTreeSet<(String, String)> = grants
+        .iter()
+        .map(|(r, p)| (r.to_string(), p.to_string()))
+        .collect();
+    let mut changed = false;
+    for (role, permission) in wanted.difference(&held) {
+        let row = role_permission::ActiveModel {
+            role: Set(role.clone()),
+            permission: Set(permission.clone()),
+        };
+        role_permission::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    role_permission::Column::Role,
+                    role_permission::Column::Permission,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        changed = true;
+    }
+    for (role, permission) in held.difference(&wanted) {
+        role_permission::Entity::delete_many()
+            .filter(sea_orm::ColumnTrait::eq(
+                &role_permission::Column::Role,
+                role,
+            ))
+            .filter(sea_orm::ColumnTrait::eq(
+                &role_permission::Column::Permission,
+                permission,
+            ))
+            .exec(&txn)
+            .await?;
+        changed = true;
+    }
+    if changed {
+        bump_version(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(changed)
+}
+
 /// Records that policies changed; call inside the transaction that changed them.
 pub async fn bump_version<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     // A fresh random value rather than a counter: two concurrent changes can never
@@ -189,4 +257,41 @@ async fn build(db: &DatabaseConnection) -> Result<Snapshot, DbErr> {
         role_permissions,
         user_roles,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopops_migrations::{Migrator, MigratorTrait};
+
+    #[tokio::test]
+    async fn grants_follow_the_declarations_and_a_change_bumps_the_version() {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let declared = crate::module::Declarations::of(&[]);
+        let grants = declared.grants();
+        assert!(grants.len() > 20, "{}", grants.len());
+        assert!(sync_grants(&db, &grants).await.unwrap());
+        let version = db::get_setting(&db, VERSION_KEY).await.unwrap();
+        assert!(
+            !sync_grants(&db, &grants).await.unwrap(),
+            "nothing to change"
+        );
+        assert_eq!(db::get_setting(&db, VERSION_KEY).await.unwrap(), version);
+        let rbac = Rbac::load(&db).await.unwrap();
+        assert!(rbac
+            .permissions_of_role("viewer")
+            .contains(&"audit:read".to_string()));
+        // A permission no longer declared loses its grants.
+        let fewer: Vec<_> = grants
+            .into_iter()
+            .filter(|(_, p)| *p != "audit:read")
+            .collect();
+        assert!(sync_grants(&db, &fewer).await.unwrap());
+        rbac.reload(&db).await.unwrap();
+        assert!(!rbac
+            .permissions_of_role("viewer")
+            .contains(&"audit:read".to_string()));
+        assert_ne!(db::get_setting(&db, VERSION_KEY).await.unwrap(), version);
+    }
 }

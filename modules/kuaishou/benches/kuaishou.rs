@@ -26,11 +26,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shopops_kernel::outside::{OutsideCalls, TargetConfig};
 use shopops_kernel::telemetry::metrics::Metrics;
-use shopops_kuaishou::calls::decode;
 use shopops_kuaishou::client::paging::cursor_pages;
 use shopops_kuaishou::client::{sign_call, AppCredentials, Call, SignMethod};
 use shopops_kuaishou::config::KuaishouConfig;
-use shopops_kuaishou::platform::{into_data, Platform};
+use shopops_kuaishou::platform::{decode, into_data, Platform};
 use shopops_kuaishou::typed::orders::{OrderCursorList, OrderCursorPage};
 use shopops_kuaishou::typed::{param_json, KsRequest};
 
@@ -238,7 +237,7 @@ fn pull(base: &str, n: i64, page: u32, concurrency: usize) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let config = shopops_kernel::config::Config::load().unwrap();
+        let config = shopops_kernel::config::Config::load(&[shopops_kuaishou::config::SECTION]).unwrap();
         let outside = OutsideCalls::new(TargetConfig::from_config(&config), Arc::new(Metrics::new()));
         let ks: KuaishouConfig = serde_json::from_value(json!({
             "app_key": APP_KEY, "app_secret": APP_SECRET, "sign_secret": SIGN_SECRET, "base_url": base,

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use sea_orm::EntityTrait;
 use serde_json::json;
 use shopops_kernel::alerting::{AlertSource, Finding, RuleInfo, Severity};
 use shopops_kernel::Kernel;
 
-use crate::entities::shop;
 use crate::platform::Platform;
+use crate::service::shops::ShopStatus;
+use crate::store::across_tenants;
 
 const EXPIRING: &str = "kuaishou_refresh_token_expiring";
 const FAILED: &str = "kuaishou_refresh_failed";
@@ -39,7 +39,7 @@ impl AlertSource for ShopTokenAlerts {
     }
 
     async fn findings(&self, kernel: &Kernel) -> Vec<Finding> {
-        let shops = match shop::Entity::find().all(&kernel.db).await {
+        let shops = match across_tenants::all_shops(&kernel.db).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "Kuaishou shop alerts not evaluated");
@@ -49,7 +49,7 @@ impl AlertSource for ShopTokenAlerts {
         let horizon = Utc::now() + Duration::days(self.platform.config.refresh_alert_days);
         let mut findings = Vec::with_capacity(shops.len() * 2);
         for s in shops {
-            let live = s.status != "revoked";
+            let live = s.status != ShopStatus::Revoked;
             let details = json!({ "shop_id": s.id, "tenant_id": s.tenant_id, "open_id": s.open_id, "refresh_expires_at": s.refresh_expires_at });
             let expiring = live && s.refresh_expires_at.is_some_and(|t| t < horizon);
             findings.push(Finding {
@@ -68,7 +68,7 @@ impl AlertSource for ShopTokenAlerts {
                 },
                 details: details.clone(),
             });
-            let failed = live && s.status == "refresh_failed";
+            let failed = s.status == ShopStatus::RefreshFailed;
             findings.push(Finding {
                 rule: FAILED,
                 key: format!("{FAILED}:{}", s.id),

@@ -17,6 +17,15 @@ pub enum HttpMethod {
     Post,
 }
 
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Param {
     /// Wire name (camelCase for most methods, snake_case for a few).
@@ -93,6 +102,15 @@ impl Method {
     }
 }
 
+/// Why named values cannot become a method's `param`.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    #[error("`{param}` is not a parameter of {method}")]
+    Unknown { method: String, param: String },
+    #[error("the parameters cannot be written as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
 /// The `param` JSON of a call from named values: keys in the catalogue's wire order,
 /// the SDK's always-sent defaults filled in, written like the SDK (orjson); None when
 /// there is nothing to send (then `param` is left out). An unknown key is an error.
@@ -104,15 +122,15 @@ impl Method {
 pub fn param_json(
     method: &Method,
     values: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ParamError> {
     if let Some(unknown) = values
         .keys()
         .find(|k| !method.accepted().any(|p| &p.name == *k))
     {
-        return Err(format!(
-            "`{unknown}` is not a parameter of {}",
-            method.method
-        ));
+        return Err(ParamError::Unknown {
+            method: method.method.clone(),
+            param: unknown.clone(),
+        });
     }
     let mut ordered = serde_json::Map::new();
     for p in method.accepted() {
@@ -129,9 +147,7 @@ pub fn param_json(
     if ordered.is_empty() {
         return Ok(None);
     }
-    crate::client::json::to_param_json(&ordered)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(crate::client::json::to_param_json(&ordered)?))
 }
 
 pub fn all() -> &'static [Method] {

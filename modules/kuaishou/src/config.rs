@@ -1,14 +1,21 @@
-//! Settings of the Kuaishou bridge, from the seed's variables: `KUAISHOU_APP_KEY`,
-//! `KUAISHOU_APP_SECRET`, `KUAISHOU_SIGN_SECRET`, `KUAISHOU_SIGN_METHOD`,
-//! `KUAISHOU_BASE_URL`, `KUAISHOU_AUTHORIZE_URL`, `KUAISHOU_REDIRECT_URI`,
-//! `KUAISHOU_SCOPES`, `KUAISHOU_WEBHOOK_SECRET`, `KUAISHOU_MSG_SECRET`,
-//! `KUAISHOU_REFRESH_ALERT_DAYS`, `KUAISHOU_BATCH_CONCURRENCY` (or a `[kuaishou]`
-//! section of the config file).
+//! Settings of the Kuaishou bridge: the `[kuaishou]` section of the config file, or the
+//! variables `KUAISHOU_APP_KEY`, `KUAISHOU_APP_SECRET`, `KUAISHOU_SIGN_SECRET`,
+//! `KUAISHOU_SIGN_METHOD`, `KUAISHOU_BASE_URL`, `KUAISHOU_AUTHORIZE_URL`,
+//! `KUAISHOU_REDIRECT_URI`, `KUAISHOU_SCOPES`, `KUAISHOU_WEBHOOK_SECRET`,
+//! `KUAISHOU_MSG_SECRET`, `KUAISHOU_REFRESH_ALERT_DAYS`, `KUAISHOU_BATCH_CONCURRENCY`.
+//! A key the struct does not define is refused with its name, so a misspelt setting
+//! stops the start instead of being ignored.
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use shopops_kernel::config::{Config, ConfigError};
 
 use crate::client::SignMethod;
+
+/// The config file's section.
+pub const SECTION: &str = "kuaishou";
+/// The prefix of the section's environment variables.
+pub const ENV_PREFIX: &str = "KUAISHOU_";
 
 fn default_sign_method() -> SignMethod {
     SignMethod::HmacSha256
@@ -35,6 +42,7 @@ fn default_batch_concurrency() -> usize {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KuaishouConfig {
     pub app_key: Option<String>,
     pub app_secret: Option<SecretString>,
@@ -68,19 +76,25 @@ pub struct KuaishouConfig {
 }
 
 impl KuaishouConfig {
-    pub fn load() -> Result<Self, String> {
-        let config: Self = shopops_kernel::config::Config::module_section("kuaishou", "KUAISHOU_")
-            .map_err(|e| e.to_string())?;
-        if config.refresh_alert_days < 1 {
-            return Err(
+    /// The section from the kernel's configuration (file, then environment), checked.
+    pub fn load(config: &Config) -> Result<Self, ConfigError> {
+        config.section::<Self>(SECTION, ENV_PREFIX)?.checked()
+    }
+
+    fn checked(self) -> Result<Self, ConfigError> {
+        if self.refresh_alert_days < 1 {
+            return Err(ConfigError::Invalid(
                 "key `kuaishou.refresh_alert_days` (env KUAISHOU_REFRESH_ALERT_DAYS): at least 1"
                     .into(),
-            );
+            ));
         }
-        if !(1..=64).contains(&config.batch_concurrency) {
-            return Err("key `kuaishou.batch_concurrency` (env KUAISHOU_BATCH_CONCURRENCY): between 1 and 64".into());
+        if !(1..=64).contains(&self.batch_concurrency) {
+            return Err(ConfigError::Invalid(
+                "key `kuaishou.batch_concurrency` (env KUAISHOU_BATCH_CONCURRENCY): between 1 and 64"
+                    .into(),
+            ));
         }
-        Ok(config)
+        Ok(self)
     }
 
     /// True when app key, app secret and sign secret are all set.
@@ -95,5 +109,24 @@ impl KuaishouConfig {
                 .sign_secret
                 .as_ref()
                 .is_some_and(|s| !s.expose_secret().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn misspelt_keys_and_values_out_of_range_are_refused() {
+        let defaults: KuaishouConfig = serde_json::from_value(json!({})).unwrap();
+        assert!(!defaults.is_configured());
+        assert_eq!(defaults.refresh_alert_days, 14);
+        assert!(defaults.checked().is_ok());
+        let typo = serde_json::from_value::<KuaishouConfig>(json!({ "app_kee": "x" }));
+        assert!(typo.unwrap_err().to_string().contains("app_kee"));
+        let zero: KuaishouConfig =
+            serde_json::from_value(json!({ "batch_concurrency": 0 })).unwrap();
+        assert!(zero.checked().is_err());
     }
 }

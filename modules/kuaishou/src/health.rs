@@ -1,7 +1,7 @@
-//! Connectivity of the platform, for `/readyz` details (seed 000's states):
-//! healthy — it answers within 1 s and calls succeed; degraded — slow, the circuit is
-//! half-open, or fewer than 90 % of recent calls succeed; unhealthy — unreachable or the
-//! circuit is open. Probed at most every 30 s, so readiness probes never load it.
+//! Connectivity of the platform, for `/readyz` details: healthy — it answers within
+//! 1 s and calls succeed; degraded — slow, the circuit is half-open, or fewer than
+//! 90 % of recent calls succeed; unhealthy — unreachable or the circuit is open. Probed
+//! at most every 30 s, so readiness probes never load it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,100 +1,138 @@
-//! Kuaishou shop open-platform bridge (routes under `/api/v1/kuaishou`).
+//! Kuaishou shop open-platform bridge (routes under `/api/v1/kuaishou`, settings in
+//! `[kuaishou]` / `KUAISHOU_*`, tools under `shopops kuaishou`). What it does:
 //!
-//! - [`client`]: requests signed byte-for-byte like the official SDK, answers classified;
-//! - [`catalogue`]: every method with verb, version and parameters; [`dry_run`];
-//! - [`platform`]: signed calls and OAuth through the kernel's outside-call toolkit;
-//! - [`shops`]: authorised shops, encrypted tokens, once-per-shop refresh; [`api`];
-//! - [`typed`] + [`calls`]: typed requests and answers of the core methods, paged
-//!   methods as streams; [`batch`]: several shops' orders at once;
-//! - [`sync`]: order sync; [`push`] + [`events`]: message push, typed dispatch;
-//! - [`health`], [`alerts`], [`metrics`]: what operators see.
+//! - requests signed byte-for-byte like the official SDK, answers classified
+//!   ([`client`]); every method with verb, version and parameters ([`catalogue`]);
+//!   typed requests and answers of the core methods ([`typed`]); the dry run
+//!   ([`dry_run`]);
+//! - signed calls and OAuth through the kernel's outside-call toolkit ([`platform`]);
+//! - authorised shops with encrypted tokens, refreshed once per shop across replicas;
+//!   typed calls and paged methods as streams for a shop; several shops' orders at once;
+//!   order sync; message push verified, stored once per holding shop and dispatched to
+//!   typed handlers ([`service`]);
+//! - what operators see: readiness ([`health`]), token alerts ([`alerts`]), Prometheus
+//!   series ([`metrics`]).
+//!
+//! Layout: this file is the face the binaries see ([`KuaishouModule`]);
+//! [`permissions`], [`error`] (the catalogue codes), [`config`] declare; [`api`] holds
+//! the HTTP handlers, [`service`] the behaviour, [`store`] + [`entities`] the queries
+//! and tables, [`cli`] the subcommands. The protocol (no database, no kernel state)
+//! is [`client`], [`catalogue`] (with `data/methods.json`), [`typed`] and [`dry_run`].
+//! See `docs/kuaishou.md`.
 
 pub mod alerts;
 pub mod api;
-pub mod batch;
-pub mod calls;
 pub mod catalogue;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dry_run;
 pub mod entities;
-pub mod events;
+pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod permissions;
 pub mod platform;
-pub mod push;
-pub mod refunds;
-pub mod shops;
-pub mod sync;
+pub mod service;
+pub mod store;
 pub mod typed;
 
+use std::process::ExitCode;
+use std::sync::Arc;
+
 use actix_web::web;
+use clap::CommandFactory;
+use shopops_kernel::cli::CliContext;
+use shopops_kernel::error::Catalogue;
+use shopops_kernel::module::Routes;
+use shopops_kernel::{Kernel, Module, Permission, Started};
 use utoipa::OpenApi;
 
-/// Routes, to be mounted at `/api/v1/kuaishou`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    use web::{delete, get, post, resource};
-    cfg.service(resource("/shops/authorize-url").route(get().to(api::authorize_url)))
-        .service(resource("/oauth/callback").route(get().to(api::oauth_callback)))
-        .service(resource("/shops").route(get().to(api::list_shops)))
-        .service(resource("/shops/{id}").route(delete().to(api::disconnect_shop)))
-        .service(resource("/shops/{id}/refresh").route(post().to(api::refresh_shop)))
-        .service(resource("/shops/{id}/info").route(get().to(api::shop_info)))
-        .service(resource("/webhooks").route(post().to(api::webhook)))
-        .service(resource("/events").route(get().to(api::list_events)))
-        .service(resource("/shops/{id}/sync").route(post().to(api::sync_shop)))
-        .service(resource("/orders").route(get().to(api::list_orders)))
-        .service(resource("/orders/query").route(post().to(api::query_orders)))
-        .service(resource("/refunds").route(get().to(api::list_refunds)))
-        .service(resource("/shops/{id}/call").route(post().to(api::call_method)));
-}
+use crate::config::KuaishouConfig;
+use crate::platform::Platform;
 
-/// The module's part of the OpenAPI document (paths relative to `/api/v1/kuaishou`).
-#[derive(OpenApi)]
-#[openapi(
-    paths(api::authorize_url, api::oauth_callback, api::list_shops, api::refresh_shop, api::disconnect_shop, api::shop_info, api::webhook, api::list_events, api::sync_shop, api::list_orders, api::query_orders, api::list_refunds, api::call_method),
-    tags((name = "kuaishou", description = "Kuaishou shops: authorisation, tokens, platform calls"))
-)]
-pub struct ApiDoc;
+/// The Kuaishou module, as the binaries see it.
+pub struct KuaishouModule;
 
-pub mod jobs {
-    //! The order-sync job: every active shop, every 5 minutes, four shops at a time;
-    //! the event-dispatch sweep is [`crate::events::dispatch_job`].
+#[async_trait::async_trait]
+impl Module for KuaishouModule {
+    fn name(&self) -> &'static str {
+        config::SECTION
+    }
 
-    pub use crate::events::dispatch_job as event_dispatch;
+    fn about(&self) -> &'static str {
+        "Kuaishou shops: authorisation, tokens, platform calls, order sync, message push"
+    }
 
-    use std::sync::Arc;
-    use std::time::Duration;
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        api::ApiDoc::openapi()
+    }
 
-    use shopops_kernel::Kernel;
+    fn permissions(&self) -> &'static [Permission] {
+        permissions::ALL
+    }
 
-    use crate::platform::Platform;
+    fn errors(&self) -> Catalogue {
+        Catalogue {
+            owner: "kuaishou",
+            codes: error::Code::ALL,
+        }
+    }
 
-    pub async fn order_sync(kernel: Kernel, platform: Arc<Platform>) {
-        shopops_kernel::jobs::every(
-            kernel,
-            "kuaishou_order_sync",
-            Duration::from_secs(300),
-            move |k| {
-                let platform = platform.clone();
-                async move {
-                    if !platform.config.is_configured() {
-                        return Ok(());
-                    }
-                    let results = crate::sync::sync_all(&k, &platform)
-                        .await
-                        .map_err(|e| e.message)?;
-                    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
-                    if failed > 0 {
-                        return Err(format!(
-                            "{failed} of {} shops failed to sync",
-                            results.len()
-                        ));
-                    }
-                    Ok(())
-                }
-            },
+    fn config_env_prefix(&self) -> Option<&'static str> {
+        Some(config::ENV_PREFIX)
+    }
+
+    fn check_config(&self, config: &shopops_kernel::config::Config) -> anyhow::Result<()> {
+        config::KuaishouConfig::load(config)?;
+        Ok(())
+    }
+
+    /// The platform client on the kernel's outside targets; its readiness check (when
+    /// the app is configured) and token alerts; the routes with the platform as app
+    /// data; the order-sync job and the event-dispatch sweep. Without app credentials
+    /// the module still starts: its shop routes answer 503 `KUAISHOU_NOT_CONFIGURED`.
+    async fn start(&self, kernel: &Kernel) -> anyhow::Result<Started> {
+        let config = KuaishouConfig::load(&kernel.config)?;
+        if !config.is_configured() {
+            tracing::info!("Kuaishou app not configured (KUAISHOU_APP_KEY/APP_SECRET/SIGN_SECRET): its shop routes answer 503");
+        }
+        let platform = Arc::new(Platform::new(kernel, config)?);
+        if platform.config.is_configured() {
+            kernel
+                .health
+                .register(Arc::new(health::Connectivity::new(platform.clone())));
+        }
+        kernel
+            .alerting
+            .add_source(Arc::new(alerts::ShopTokenAlerts::new(platform.clone())));
+        let data = web::Data::new(platform.clone());
+        let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(data.clone());
+            api::routes(cfg);
+        });
+        Ok(Started {
+            routes,
+            jobs: vec![
+                service::sync::job(platform.clone()),
+                service::events::sweep_job(platform),
+            ],
+        })
+    }
+
+    fn cli(&self) -> Option<clap::Command> {
+        Some(
+            <cli::KuaishouCli as CommandFactory>::command()
+                .name(self.name())
+                .about("Kuaishou open-platform tools"),
         )
-        .await
+    }
+
+    async fn run_cli(
+        &self,
+        matches: &clap::ArgMatches,
+        ctx: &CliContext,
+    ) -> anyhow::Result<ExitCode> {
+        cli::run(matches, ctx).await
     }
 }

@@ -1,6 +1,6 @@
 //! The bridge's Prometheus series, on the kernel's registry (so `/metrics` shows them):
-//! per-method platform calls (seed 000's per-endpoint count, latency and errors), per-shop
-//! order sync, token refreshes and message-push events.
+//! per-method platform calls (count by outcome, latency), per-shop order sync, token
+//! refreshes and message-push events.
 
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry};
 use shopops_kernel::telemetry::metrics::{counter_vec, gauge_vec, latency_histogram_vec};

@@ -1,5 +1,6 @@
 //! Talking to the platform: signed API calls and the OAuth token endpoints, through the
-//! kernel's outside-call toolkit (pool, timeouts, breaker, metrics).
+//! kernel's outside-call toolkit (pool, timeouts, breaker, metrics), and what the
+//! platform's answers mean for our callers.
 //!
 //! API calls are resent as the identical signed request on 429/5xx/network errors, as
 //! the SDK does. Token calls are never repeated: an authorisation code works once, and
@@ -7,17 +8,20 @@
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::ExposeSecret;
+use serde_json::json;
 use serde_json::value::RawValue;
+use shopops_kernel::error::Code as KernelCode;
 use shopops_kernel::outside::{OutsideCalls, OutsideError, Repeat, Target};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{tr, AppError, AppResult, Kernel};
 
 use crate::catalogue::HttpMethod;
 use crate::client::oauth::{self, TokenGrant};
 use crate::client::response::{classify, Outcome};
-use crate::client::{sign_call, AppCredentials, Call};
+use crate::client::{sign_call, AppCredentials, Call, CallError};
 use crate::config::KuaishouConfig;
-use crate::events::Dispatcher;
+use crate::error::{self, Code};
 use crate::metrics::KuaishouMetrics;
+use crate::service::events::Dispatcher;
 
 /// Tokens from an exchange or a refresh.
 #[derive(Debug, Clone)]
@@ -30,8 +34,8 @@ pub struct Tokens {
     pub scopes: Vec<String>,
 }
 
-/// The platform's documented refresh-token lifetime, when an answer does not say.
-const REFRESH_TOKEN_DAYS: i64 = 180;
+/// The platform's documented refresh-token lifetime, when nothing else says.
+pub const REFRESH_TOKEN_DAYS: i64 = 180;
 
 pub struct Platform {
     pub config: KuaishouConfig,
@@ -51,20 +55,6 @@ fn tokens(grant: TokenGrant, refresh_token: String, refresh_expires_at: DateTime
         open_id: grant.open_id,
         scopes: grant.scopes,
     }
-}
-
-fn oauth_failed(status: u16, error: Option<String>, reason: String) -> AppError {
-    AppError::new(
-        actix_web::http::StatusCode::BAD_GATEWAY,
-        "KUAISHOU_OAUTH_FAILED",
-        "the platform refused the authorisation",
-    )
-    .with_details(serde_json::json!({ "status": status, "error": error, "reason": reason }))
-}
-
-fn not_configured() -> AppError {
-    AppError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "KUAISHOU_NOT_CONFIGURED", "the Kuaishou app is not configured")
-        .with_details(serde_json::json!({ "missing": ["KUAISHOU_APP_KEY", "KUAISHOU_APP_SECRET", "KUAISHOU_SIGN_SECRET"] }))
 }
 
 impl Platform {
@@ -90,7 +80,11 @@ impl Platform {
 
     fn app(&self) -> AppResult<(String, String)> {
         if !self.config.is_configured() {
-            return Err(not_configured());
+            return Err(error::not_configured(&[
+                "KUAISHOU_APP_KEY",
+                "KUAISHOU_APP_SECRET",
+                "KUAISHOU_SIGN_SECRET",
+            ]));
         }
         let key = self.config.app_key.clone().unwrap_or_default();
         let secret = self
@@ -140,10 +134,9 @@ impl Platform {
         let grant = self
             .token_call(oauth::code_exchange(&app_key, &secret, code))
             .await?;
-        let refresh_token = grant
-            .refresh_token
-            .clone()
-            .ok_or_else(|| oauth_failed(200, None, "the answer lacks refresh_token".into()))?;
+        let refresh_token = grant.refresh_token.clone().ok_or_else(|| {
+            error::oauth_failed(200, None, "the answer lacks refresh_token".into())
+        })?;
         let refresh_expires_at = Utc::now()
             + Duration::seconds(
                 grant
@@ -199,7 +192,7 @@ impl Platform {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         oauth::read_token_answer(status, &text)
-            .map_err(|r| oauth_failed(r.status, r.error, r.reason))
+            .map_err(|r| error::oauth_failed(r.status, r.error, r.reason))
     }
 
     /// One signed API call; the answer classified.
@@ -226,8 +219,14 @@ impl Platform {
             param_json,
             timestamp: Utc::now().timestamp_millis().to_string(),
         };
-        let signed = sign_call(&app, &call)
-            .map_err(|e| AppError::bad_request("KUAISHOU_UNKNOWN_METHOD", e.to_string()))?;
+        let signed = sign_call(&app, &call).map_err(|e| match e {
+            CallError::UnknownMethod(method) => error::unknown_method(&method),
+            // A shop whose stored token is empty: the seller must authorise it again.
+            CallError::MissingToken => Code::TokenInvalid.err().with_message(tr!(
+                "店铺没有可用的 access token，请重新授权",
+                "the shop has no access token; authorise it again"
+            )),
+        })?;
         let url = format!("{}{}", self.config.base_url, signed.path);
         let client = self.api.client();
         let request = match signed.http_method {
@@ -275,13 +274,37 @@ impl Platform {
 pub fn into_data(outcome: Outcome) -> AppResult<Box<RawValue>> {
     match outcome {
         Outcome::Ok { data, .. } => Ok(data),
-        Outcome::ApiError { code, message, sub_code, .. } => Err(AppError::new(actix_web::http::StatusCode::BAD_GATEWAY, "KUAISHOU_API_ERROR", "the platform refused the call")
-            .with_details(serde_json::json!({ "platform_code": code, "platform_message": message, "sub_code": sub_code }))),
-        Outcome::AuthError { code, message } => Err(AppError::new(actix_web::http::StatusCode::BAD_GATEWAY, "KUAISHOU_TOKEN_INVALID", "the shop's authorisation is no longer valid")
-            .with_details(serde_json::json!({ "platform_code": code, "platform_message": message }))),
-        Outcome::RateLimited { .. } => Err(AppError::new(actix_web::http::StatusCode::TOO_MANY_REQUESTS, "KUAISHOU_RATE_LIMITED", "the platform throttles this app; retry later")
-            .with_details(serde_json::json!({ "retry_after": 10 }))),
-        Outcome::ServerError { status, message } => Err(AppError::new(actix_web::http::StatusCode::BAD_GATEWAY, "BAD_GATEWAY", "the platform failed")
-            .with_details(serde_json::json!({ "dependency": "kuaishou", "status": status, "reason": message }))),
+        Outcome::ApiError {
+            code,
+            message,
+            sub_code,
+            ..
+        } => Err(Code::ApiError.err().with_details(
+            json!({ "platform_code": code, "platform_message": message, "sub_code": sub_code }),
+        )),
+        Outcome::AuthError { code, message } => Err(Code::TokenInvalid
+            .err()
+            .with_details(json!({ "platform_code": code, "platform_message": message }))),
+        Outcome::RateLimited { .. } => Err(Code::RateLimited
+            .err()
+            .with_details(json!({ "retry_after": 10 }))),
+        Outcome::ServerError { status, message } => Err(KernelCode::BadGateway.err().with_details(
+            json!({ "dependency": "kuaishou", "status": status, "reason": message }),
+        )),
     }
+}
+
+/// The platform's `data` read as `T` in one pass over the text it sent; an absent
+/// `data` reads as `{}` when `T` cannot be null (all fields defaulted).
+pub fn decode<T: serde::de::DeserializeOwned>(method: &str, data: &RawValue) -> AppResult<T> {
+    serde_json::from_str(data.get())
+        .or_else(|e| match data.get().trim() {
+            "null" => serde_json::from_str("{}"),
+            _ => Err(e),
+        })
+        .map_err(|e| {
+            Code::UnexpectedAnswer
+                .err()
+                .with_details(json!({ "method": method, "reason": e.to_string() }))
+        })
 }

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
-use shopops_kuaishou::calls::decode;
 use shopops_kuaishou::client::response::{classify, Outcome};
 use shopops_kuaishou::client::{sign_call, AppCredentials, Call, SignMethod};
+use shopops_kuaishou::platform::decode;
 use shopops_kuaishou::typed::cs::CsMessageSend;
 use shopops_kuaishou::typed::items::{ItemGet, ItemList, ShelfStatusUpdate, SkuStockUpdate};
 use shopops_kuaishou::typed::logistics::{LogisticsUpdate, OrderShip};

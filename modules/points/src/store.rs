@@ -2,10 +2,53 @@
 //! (`UPDATE … WHERE total_points >= $n RETURNING …`): there is no window between
 //! reading a balance and writing it, and the row lock they take orders every write to
 //! one member (lots are only touched after it). The same SQL runs on SQLite and
-//! PostgreSQL (`$n` parameters, `RETURNING`, `ON CONFLICT`).
+//! PostgreSQL (`$n` parameters, `RETURNING`, `ON CONFLICT`). Every statement names
+//! the tenant whose rows it touches. Only two reads cross tenants, both the
+//! platform's: the operator's integrity check ([`Scope::AllTenants`]) and the expiry
+//! job's scan for due lots (`service::expiry`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
+
+/// Whether a change of available points changes lifetime points by as much (earning
+/// does, and so does reversing an earn; adjustments and other reversals do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    Counts,
+    Unchanged,
+}
+
+impl Lifetime {
+    fn of(self, points: i64) -> i64 {
+        match self {
+            Lifetime::Counts => points,
+            Lifetime::Unchanged => 0,
+        }
+    }
+}
+
+/// Whether a debit may take the available balance below zero (the tenant's policy for
+/// adjustments and reversals; a spend never may).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdraft {
+    Allowed,
+    Refused,
+}
+
+/// Which way points move between the available and the frozen balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Freeze,
+    Unfreeze,
+}
+
+/// Which profiles a check covers: one tenant's (the API), or every tenant's (the
+/// operator's `shopops points verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Tenant(i64),
+    AllTenants,
+}
 
 /// A profile's balances after a statement.
 #[derive(Debug, Clone, Copy)]
@@ -44,22 +87,29 @@ async fn one<C: ConnectionTrait>(
         .transpose()
 }
 
-/// Adds points (creating the profile on first use); `lifetime` is added to lifetime.
+/// The largest balance a profile may hold. Far above any real balance, and far enough
+/// below `i64::MAX` that no sum over profiles, ledgers or lots can overflow.
+pub const MAX_BALANCE: i64 = 1_000_000_000_000_000;
+
+/// Adds `points` to the available balance (creating the profile on first use). None
+/// when the balance or lifetime total would pass [`MAX_BALANCE`].
 pub async fn add<C: ConnectionTrait>(
     db: &C,
     tenant: i64,
     member: &str,
     points: i64,
-    lifetime: i64,
+    lifetime: Lifetime,
     now: DateTime<Utc>,
-) -> Result<Balances, DbErr> {
+) -> Result<Option<Balances>, DbErr> {
     let sql = format!(
         "INSERT INTO points_profiles (tenant_id, member_id, total_points, frozen_points, lifetime_points, created_at, updated_at) \
          VALUES ($1, $2, $3, 0, $4, $5, $5) \
          ON CONFLICT (tenant_id, member_id) DO UPDATE SET \
            total_points = points_profiles.total_points + excluded.total_points, \
            lifetime_points = points_profiles.lifetime_points + excluded.lifetime_points, \
-           updated_at = excluded.updated_at {RETURNING}"
+           updated_at = excluded.updated_at \
+         WHERE points_profiles.total_points <= $6 - excluded.total_points \
+           AND points_profiles.lifetime_points <= $6 - excluded.lifetime_points {RETURNING}"
     );
     one(
         db,
@@ -68,29 +118,46 @@ pub async fn add<C: ConnectionTrait>(
             tenant.into(),
             member.into(),
             points.into(),
-            lifetime.into(),
+            lifetime.of(points).into(),
             now.into(),
+            MAX_BALANCE.into(),
         ],
     )
-    .await?
-    .ok_or_else(|| DbErr::RecordNotInserted)
+    .await
 }
 
-/// Takes `points` from the available balance if it holds them (or unconditionally
-/// with `allow_negative`); `lifetime` is subtracted from lifetime. None = refused.
+/// The member's profile, created with nothing on first use and locked for the rest of
+/// the transaction (for writes that attach data to a member: contact, VIP tags).
+pub async fn ensure<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    member: &str,
+    now: DateTime<Utc>,
+) -> Result<Balances, DbErr> {
+    let sql = format!(
+        "INSERT INTO points_profiles (tenant_id, member_id, total_points, frozen_points, lifetime_points, created_at, updated_at) \
+         VALUES ($1, $2, 0, 0, 0, $3, $3) \
+         ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at {RETURNING}"
+    );
+    one(db, &sql, vec![tenant.into(), member.into(), now.into()])
+        .await?
+        .ok_or_else(|| DbErr::RecordNotInserted)
+}
+
+/// Takes `points` from the available balance if it holds them (whatever it holds when
+/// overdraft is allowed). None = refused, or no such member.
 pub async fn take<C: ConnectionTrait>(
     db: &C,
     tenant: i64,
     member: &str,
     points: i64,
-    lifetime: i64,
-    allow_negative: bool,
+    lifetime: Lifetime,
+    overdraft: Overdraft,
     now: DateTime<Utc>,
 ) -> Result<Option<Balances>, DbErr> {
-    let guard = if allow_negative {
-        ""
-    } else {
-        "AND total_points >= $3"
+    let guard = match overdraft {
+        Overdraft::Allowed => "",
+        Overdraft::Refused => "AND total_points >= $3",
     };
     let sql = format!(
         "UPDATE points_profiles SET total_points = total_points - $3, lifetime_points = lifetime_points - $4, updated_at = $5 \
@@ -103,26 +170,27 @@ pub async fn take<C: ConnectionTrait>(
             tenant.into(),
             member.into(),
             points.into(),
-            lifetime.into(),
+            lifetime.of(points).into(),
             now.into(),
         ],
     )
     .await
 }
 
-/// Moves points between available and frozen: `points` > 0 freezes, < 0 unfreezes.
-/// None when the source holds too few.
-pub async fn freeze<C: ConnectionTrait>(
+/// Moves `points` from available to frozen or back. None when the source holds too
+/// few, or no such member.
+pub async fn hold<C: ConnectionTrait>(
     db: &C,
     tenant: i64,
     member: &str,
+    hold: Hold,
     points: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Balances>, DbErr> {
-    let guard = if points >= 0 {
-        "total_points >= $3"
-    } else {
-        "frozen_points >= -$3"
+    // One statement for both ways: `$3` is what leaves the available balance.
+    let (guard, points) = match hold {
+        Hold::Freeze => ("total_points >= $3", points),
+        Hold::Unfreeze => ("frozen_points >= -$3", -points),
     };
     let sql = format!(
         "UPDATE points_profiles SET total_points = total_points - $3, frozen_points = frozen_points + $3, updated_at = $4 \
@@ -137,10 +205,15 @@ pub async fn freeze<C: ConnectionTrait>(
 }
 
 /// Locks a profile for the rest of the transaction and returns its balances.
-pub async fn lock<C: ConnectionTrait>(db: &C, profile_id: i64) -> Result<Option<Balances>, DbErr> {
-    let sql =
-        format!("UPDATE points_profiles SET updated_at = updated_at WHERE id = $1 {RETURNING}");
-    one(db, &sql, vec![profile_id.into()]).await
+pub async fn lock<C: ConnectionTrait>(
+    db: &C,
+    tenant: i64,
+    profile_id: i64,
+) -> Result<Option<Balances>, DbErr> {
+    let sql = format!(
+        "UPDATE points_profiles SET updated_at = updated_at WHERE id = $1 AND tenant_id = $2 {RETURNING}"
+    );
+    one(db, &sql, vec![profile_id.into(), tenant.into()]).await
 }
 
 pub async fn find<C: ConnectionTrait>(
@@ -155,13 +228,15 @@ pub async fn find<C: ConnectionTrait>(
 /// Applies a balance change to frozen points and available points at once (expiry).
 pub async fn expire<C: ConnectionTrait>(
     db: &C,
+    tenant: i64,
     profile_id: i64,
     from_available: i64,
     from_frozen: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Balances>, DbErr> {
     let sql = format!(
-        "UPDATE points_profiles SET total_points = total_points - $2, frozen_points = frozen_points - $3, updated_at = $4 WHERE id = $1 {RETURNING}"
+        "UPDATE points_profiles SET total_points = total_points - $2, frozen_points = frozen_points - $3, updated_at = $4 \
+         WHERE id = $1 AND tenant_id = $5 {RETURNING}"
     );
     one(
         db,
@@ -171,6 +246,7 @@ pub async fn expire<C: ConnectionTrait>(
             from_available.into(),
             from_frozen.into(),
             now.into(),
+            tenant.into(),
         ],
     )
     .await
@@ -178,27 +254,42 @@ pub async fn expire<C: ConnectionTrait>(
 
 pub async fn set_level<C: ConnectionTrait>(
     db: &C,
+    tenant: i64,
     profile_id: i64,
     level_id: i64,
 ) -> Result<(), DbErr> {
     db.execute(stmt(
         db,
-        "UPDATE points_profiles SET level_id = $2 WHERE id = $1",
-        vec![profile_id.into(), level_id.into()],
+        "UPDATE points_profiles SET level_id = $2 WHERE id = $1 AND tenant_id = $3",
+        vec![profile_id.into(), level_id.into(), tenant.into()],
     ))
     .await?;
     Ok(())
 }
 
+/// Points that entered a balance and may expire: what spends and expiry consume.
+pub struct NewLot {
+    pub tenant: i64,
+    pub profile_id: i64,
+    /// The entry that brought the points.
+    pub entry_id: i64,
+    pub points: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Records a lot; nothing when it holds no points (they all repaid a debt).
 pub async fn insert_lot<C: ConnectionTrait>(
     db: &C,
-    tenant: i64,
-    profile_id: i64,
-    entry_id: i64,
-    points: i64,
-    expires_at: Option<DateTime<Utc>>,
+    lot: NewLot,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let NewLot {
+        tenant,
+        profile_id,
+        entry_id,
+        points,
+        expires_at,
+    } = lot;
     if points <= 0 {
         return Ok(());
     }
@@ -223,6 +314,7 @@ pub async fn insert_lot<C: ConnectionTrait>(
 /// `prefer_entry` before all others). Call only with the profile locked.
 pub async fn consume_lots<C: ConnectionTrait>(
     db: &C,
+    tenant: i64,
     profile_id: i64,
     points: i64,
     prefer_entry: Option<i64>,
@@ -231,10 +323,14 @@ pub async fn consume_lots<C: ConnectionTrait>(
         return Ok(0);
     }
     let preferred = prefer_entry.unwrap_or(-1);
-    let sql = "SELECT id, remaining_points FROM points_lots WHERE profile_id = $1 AND remaining_points > 0 \
+    let sql = "SELECT id, remaining_points FROM points_lots WHERE profile_id = $1 AND tenant_id = $3 AND remaining_points > 0 \
                ORDER BY CASE WHEN entry_id = $2 THEN 0 ELSE 1 END, expires_at ASC NULLS LAST, id ASC";
     let rows = db
-        .query_all(stmt(db, sql, vec![profile_id.into(), preferred.into()]))
+        .query_all(stmt(
+            db,
+            sql,
+            vec![profile_id.into(), preferred.into(), tenant.into()],
+        ))
         .await?;
     let mut left = points;
     for row in rows {
@@ -259,12 +355,18 @@ pub async fn consume_lots<C: ConnectionTrait>(
 /// False when another worker got there first.
 pub async fn claim_expired_lot<C: ConnectionTrait>(
     db: &C,
+    tenant: i64,
     lot_id: i64,
     remaining: i64,
 ) -> Result<bool, DbErr> {
-    let sql = "UPDATE points_lots SET remaining_points = 0 WHERE id = $1 AND remaining_points = $2 AND remaining_points > 0";
+    let sql = "UPDATE points_lots SET remaining_points = 0 \
+               WHERE id = $1 AND tenant_id = $3 AND remaining_points = $2 AND remaining_points > 0";
     Ok(db
-        .execute(stmt(db, sql, vec![lot_id.into(), remaining.into()]))
+        .execute(stmt(
+            db,
+            sql,
+            vec![lot_id.into(), remaining.into(), tenant.into()],
+        ))
         .await?
         .rows_affected()
         == 1)
@@ -273,12 +375,18 @@ pub async fn claim_expired_lot<C: ConnectionTrait>(
 /// Marks an entry reversed (conditionally: an entry is reversed once).
 pub async fn mark_reversed<C: ConnectionTrait>(
     db: &C,
+    tenant: i64,
     entry_id: i64,
     by: i64,
 ) -> Result<bool, DbErr> {
-    let sql = "UPDATE points_entries SET reversed_by_entry_id = $2 WHERE id = $1 AND reversed_by_entry_id IS NULL";
+    let sql = "UPDATE points_entries SET reversed_by_entry_id = $2 \
+               WHERE id = $1 AND tenant_id = $3 AND reversed_by_entry_id IS NULL";
     Ok(db
-        .execute(stmt(db, sql, vec![entry_id.into(), by.into()]))
+        .execute(stmt(
+            db,
+            sql,
+            vec![entry_id.into(), by.into(), tenant.into()],
+        ))
         .await?
         .rows_affected()
         == 1)
@@ -297,15 +405,15 @@ pub struct Discrepancy {
     pub lots_expected: i64,
 }
 
-/// Profiles of a tenant (every tenant when `tenant` is None) whose balances differ from
-/// the sums of their ledger and lots. Aggregates in the database: one query.
+/// The profiles in `scope` whose balances differ from the sums of their ledger and
+/// lots, and how many were checked. Aggregates in the database: one query.
 pub async fn discrepancies<C: ConnectionTrait>(
     db: &C,
-    tenant: Option<i64>,
+    scope: Scope,
 ) -> Result<(i64, Vec<Discrepancy>), DbErr> {
-    let (filter, values): (&str, Vec<Value>) = match tenant {
-        Some(t) => ("WHERE tenant_id = $1", vec![t.into()]),
-        None => ("", vec![]),
+    let (filter, values): (&str, Vec<Value>) = match scope {
+        Scope::Tenant(t) => ("WHERE tenant_id = $1", vec![t.into()]),
+        Scope::AllTenants => ("", vec![]),
     };
     let sql = format!(
         "SELECT p.member_id, p.total_points, p.frozen_points, \

@@ -8,7 +8,7 @@ use shopops_kernel::http::{KeepBody, RequestContext};
 use shopops_kernel::{AppResult, Kernel};
 
 use super::State;
-use crate::service::payments;
+use crate::service::callbacks as svc;
 
 fn headers(req: &HttpRequest) -> Vec<(String, String)> {
     req.headers()
@@ -25,7 +25,7 @@ async fn handle(
     req: &HttpRequest,
     body: &[u8],
 ) -> AppResult<HttpResponse> {
-    let reply = payments::callback(kernel, &state.manager, ctx, kind, &headers(req), body).await?;
+    let reply = svc::callback(kernel, &state.manager, ctx, kind, &headers(req), body).await?;
     let status = actix_web::http::StatusCode::from_u16(reply.status)
         .unwrap_or(actix_web::http::StatusCode::OK);
     let mut response = HttpResponse::build(status)

@@ -1,18 +1,18 @@
 //! `/captcha`: recognise an image, report a wrong answer, the providers' points.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
-use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
+use shopops_kernel::error::ErrorEnvelope;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{AppResult, Kernel};
 use utoipa::ToSchema;
 
 use super::State;
+use crate::permissions;
 use crate::providers::CaptchaAnswer;
 use crate::service::captcha as svc;
 
@@ -41,18 +41,8 @@ pub async fn recognize(
     principal: Principal,
     body: web::Json<RecognizeRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:captcha")?;
-    let mut errors = FieldErrors::new();
-    let image = base64::engine::general_purpose::STANDARD.decode(body.image_base64.trim());
-    match &image {
-        Ok(bytes) if !bytes.is_empty() && bytes.len() <= 1 << 20 => {}
-        _ => errors.add("image_base64", "Base64 of an image of at most 1 MiB"),
-    }
-    if body.codetype.is_empty() || !body.codetype.bytes().all(|b| b.is_ascii_digit()) {
-        errors.add("codetype", "the provider's numeric captcha type");
-    }
-    errors.into_result()?;
-    let image = image.unwrap_or_default();
+    principal.require(&kernel, &permissions::CAPTCHA)?;
+    let image = svc::image(&body.image_base64, &body.codetype)?;
     let (provider, answer) = svc::recognize(
         &kernel,
         &state.manager,
@@ -85,7 +75,7 @@ pub async fn report(
     req: HttpRequest,
     body: web::Json<ReportRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:captcha")?;
+    principal.require(&kernel, &permissions::CAPTCHA)?;
     let idem =
         IdempotencyRequest::from_request(&req, &principal, "integrations.captcha.report", &*body)?;
     let (manager, pic_id) = (&state.manager, &body.pic_id);
@@ -115,21 +105,14 @@ pub async fn report(
 
 /// Each captcha provider's remaining points (permission `integrations:read`).
 #[utoipa::path(get, path = "/captcha/balance", tag = "integrations",
-    responses((status = 200, description = "`[{provider, points | error}]`")), security(("bearer" = [])))]
+    responses((status = 200, description = "`[{provider, points | error}]`"), (status = 503, description = "CAPTCHA_UNAVAILABLE: no captcha provider is configured", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn balance(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
     principal: Principal,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:read")?;
-    let all = svc::balances(&state.manager).await;
-    if all.is_empty() {
-        return Err(AppError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "CAPTCHA_UNAVAILABLE",
-            "no captcha provider is configured",
-        ));
-    }
+    principal.require(&kernel, &permissions::READ)?;
+    let all = svc::balances(&state.manager).await?;
     let out: Vec<_> = all
         .into_iter()
         .map(|(provider, r)| match r {

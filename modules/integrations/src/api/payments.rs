@@ -2,19 +2,19 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
-use shopops_kernel::http::pagination::{Order, PageQuery};
+use shopops_kernel::http::pagination::PageQuery;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
 use utoipa::IntoParams;
 
 use super::{ReadQuery, State};
-use crate::entities::payment;
-use crate::service::payments::{self as svc, NewPayment, NewRefund, PaymentView, RefundView};
+use crate::permissions;
+use crate::service::payments::{self as svc, NewPayment, PaymentView};
+use crate::service::refunds::{self, NewRefund, RefundView};
 
 /// Create a payment (permission `integrations:pay`): the highest-priority provider
 /// offering the channel that is up takes it; when one is down the next is tried, but
@@ -32,7 +32,7 @@ pub async fn create_payment(
     req: HttpRequest,
     body: web::Json<NewPayment>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:pay")?;
+    principal.require(&kernel, &permissions::PAY)?;
     let body = body.into_inner();
     svc::validate(&body)?;
     let idem =
@@ -59,6 +59,8 @@ pub async fn create_payment(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PaymentQuery {
+    /// Only payments with this status (`creating`, `pending`, `paid`, `closed`,
+    /// `partially_refunded`, `refunded`, `failed`, `unknown`).
     pub status: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
@@ -72,27 +74,14 @@ pub async fn list_payments(
     principal: Principal,
     q: web::Query<PaymentQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:read")?;
+    principal.require(&kernel, &permissions::READ)?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
     }
     .resolve()?;
-    let mut query =
-        payment::Entity::find().filter(payment::Column::TenantId.eq(principal.tenant_id));
-    if let Some(status) = &q.status {
-        query = query.filter(payment::Column::Status.eq(status.as_str()));
-    }
-    let found = page
-        .fetch(
-            query,
-            payment::Column::Id,
-            Order::NewestFirst,
-            &kernel.db,
-            |p| p.id,
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(found.map(svc::view)))
+    let found = svc::list(&kernel, principal.tenant_id, q.status.as_deref(), page).await?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// One payment (permission `integrations:read`); `?refresh=true` asks its provider.
@@ -106,7 +95,7 @@ pub async fn get_payment(
     id: web::Path<i64>,
     q: web::Query<ReadQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:read")?;
+    principal.require(&kernel, &permissions::READ)?;
     let mut p = svc::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     if q.refresh && !p.provider.is_empty() {
         p = svc::refresh(&kernel, &state.manager, &ctx, &principal.actor(), p).await?;
@@ -124,7 +113,7 @@ pub async fn close_payment(
     ctx: RequestContext,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:pay")?;
+    principal.require(&kernel, &permissions::PAY)?;
     let p = svc::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     let closed = svc::close(&kernel, &state.manager, &ctx, &principal.actor(), p).await?;
     Ok(HttpResponse::Ok().json(svc::view(closed)))
@@ -144,7 +133,7 @@ pub async fn refund_payment(
     id: web::Path<i64>,
     body: web::Json<NewRefund>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:refund")?;
+    principal.require(&kernel, &permissions::REFUND)?;
     let body = body.into_inner();
     let p = svc::find(&kernel, principal.tenant_id, id.into_inner()).await?;
     let idem = IdempotencyRequest::from_request(
@@ -154,19 +143,17 @@ pub async fn refund_payment(
         &body,
     )?;
     let refund_no = body.out_refund_no.clone().unwrap_or_else(|| {
-        let no = svc::order_number(idem.as_ref().map(|i| i.key()), principal.tenant_id);
-        format!("R{}", &no[1..])
+        refunds::refund_number(idem.as_ref().map(|i| i.key()), principal.tenant_id)
     });
     let (kernel_ref, manager) = (kernel.get_ref(), &state.manager);
     let payment = &p;
     idempotency::execute_outside(
         kernel_ref,
         idem,
-        async || svc::start_refund(kernel_ref, manager, payment, &body, refund_no).await,
+        async || refunds::start(kernel_ref, manager, payment, &body, refund_no).await,
         async |txn, (row, refund_state)| {
             let view =
-                svc::record_refund(txn, &ctx, &principal.actor(), payment, row, refund_state)
-                    .await?;
+                refunds::record(txn, &ctx, &principal.actor(), payment, row, refund_state).await?;
             WriteOutcome::new(StatusCode::CREATED, &view)
         },
     )

@@ -12,7 +12,9 @@ use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
 
 use super::{ReadQuery, State};
+use crate::permissions;
 use crate::service::sms::{self as svc, NewSms, SmsView};
+use crate::service::sms_reports;
 
 /// Send an SMS from a template (permission `integrations:sms`). It is stored before
 /// anything is sent; `status` says what happened: `sent`, `pending` (every provider is
@@ -31,37 +33,21 @@ pub async fn send_sms(
     req: HttpRequest,
     body: web::Json<NewSms>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:sms")?;
+    principal.require(&kernel, &permissions::SMS)?;
     let body = body.into_inner();
     let phone = svc::validate(&body)?;
     let idem = IdempotencyRequest::from_request(&req, &principal, "integrations.sms.send", &body)?;
     let tenant = principal.tenant_id;
-    let message_id = body
-        .message_id
-        .clone()
-        .unwrap_or_else(|| match idem.as_ref() {
-            Some(i) => format!(
-                "sms-{}",
-                &crate::client::digest::sha256_hex(format!("{tenant}:{}", i.key()).as_bytes())
-                    [..24]
-            ),
-            None => format!("sms-{}", uuid::Uuid::new_v4().simple()),
-        });
+    let message_id = svc::message_id(
+        body.message_id.as_deref(),
+        idem.as_ref().map(|i| i.key()),
+        tenant,
+    );
     let (k, manager) = (kernel.get_ref(), &state.manager);
     idempotency::execute_outside(
         k,
         idem,
-        async || {
-            let existing = svc::find(k, tenant, &message_id).await.ok();
-            let row = match existing {
-                Some(row) => row,
-                None => {
-                    svc::throttle(k, manager, &phone).await?;
-                    svc::enqueue(k, tenant, &phone, &body, message_id.clone()).await?.0
-                }
-            };
-            svc::deliver(k, manager, row).await
-        },
+        async || svc::submit(k, manager, tenant, &phone, &body, message_id).await,
         async |txn, row| {
             audit::record(
                 txn,
@@ -72,7 +58,7 @@ pub async fn send_sms(
                     action: "integrations.sms.send",
                     target_type: "sms",
                     target_id: row.message_id.clone(),
-                    summary: json!({ "template": row.template, "status": row.status, "provider": row.provider }),
+                    summary: json!({ "template": row.template, "status": row.status.as_str(), "provider": row.provider }),
                 },
             )
             .await?;
@@ -94,10 +80,10 @@ pub async fn get_sms(
     id: web::Path<String>,
     q: web::Query<ReadQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:read")?;
+    principal.require(&kernel, &permissions::READ)?;
     let mut row = svc::find(&kernel, principal.tenant_id, &id).await?;
     if q.refresh {
-        row = crate::service::sms_reports::refresh_delivery(&kernel, &state.manager, row).await?;
+        row = sms_reports::refresh_delivery(&kernel, &state.manager, row).await?;
     }
     Ok(HttpResponse::Ok().json(svc::view(&kernel, row)))
 }

@@ -1,26 +1,23 @@
 //! `/storage`: objects of the caller's tenant (upload, download, delete, presigned
 //! URLs), and the local store's signed URLs.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
-use shopops_kernel::error::{ErrorEnvelope, FieldErrors};
+use shopops_kernel::error::ErrorEnvelope;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{AppResult, Kernel};
 use utoipa::{IntoParams, ToSchema};
 
 use super::State;
 use crate::client::digest;
-use crate::config::Capability;
-use crate::providers::local::url_signature;
+use crate::permissions;
 use crate::providers::PresignMethod;
-use crate::service::storage as svc;
+use crate::service::storage::{self as svc, SignedUrl};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StoredView {
@@ -46,7 +43,7 @@ pub async fn put_object(
     key: web::Path<String>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:storage")?;
+    principal.require(&kernel, &permissions::STORAGE)?;
     let full = svc::object_key(principal.tenant_id, &key)?;
     let content_type = req
         .headers()
@@ -106,7 +103,7 @@ pub async fn get_object(
     principal: Principal,
     key: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:read")?;
+    principal.require(&kernel, &permissions::READ)?;
     let full = svc::object_key(principal.tenant_id, &key)?;
     let (provider, object) = svc::get(&state.manager, &full).await?;
     Ok(HttpResponse::Ok()
@@ -126,7 +123,7 @@ pub async fn delete_object(
     req: HttpRequest,
     key: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:storage")?;
+    principal.require(&kernel, &permissions::STORAGE)?;
     let full = svc::object_key(principal.tenant_id, &key)?;
     let idem = IdempotencyRequest::from_request(
         &req,
@@ -164,7 +161,7 @@ pub async fn delete_object(
 pub struct PresignRequest {
     pub key: String,
     pub method: PresignMethod,
-    /// 1 s to 7 days; default 900.
+    /// 1 s to 7 days (604800); default 900.
     pub expires_secs: Option<u64>,
 }
 
@@ -186,25 +183,14 @@ pub async fn presign(
     principal: Principal,
     body: web::Json<PresignRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "integrations:storage")?;
-    let expires = body.expires_secs.unwrap_or(900);
-    if !(1..=7 * 86_400).contains(&expires) {
-        let mut errors = FieldErrors::new();
-        errors.add("expires_secs", "1 to 604800");
-        return Err(AppError::validation(errors));
-    }
+    principal.require(&kernel, &permissions::STORAGE)?;
+    let expires = svc::presign_expiry(body.expires_secs)?;
     let full = svc::object_key(principal.tenant_id, &body.key)?;
-    let (provider, url) = svc::presign(
-        &state.manager,
-        &full,
-        body.method,
-        Duration::from_secs(expires),
-    )
-    .await?;
+    let (provider, url) = svc::presign(&state.manager, &full, body.method, expires).await?;
     Ok(HttpResponse::Ok().json(Presigned {
         url,
         provider,
-        expires_at: chrono::Utc::now() + chrono::Duration::seconds(expires as i64),
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(expires.as_secs() as i64),
     }))
 }
 
@@ -227,43 +213,22 @@ pub async fn signed(
     q: web::Query<SignedQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let refused = || {
-        AppError::new(
-            StatusCode::FORBIDDEN,
-            "INVALID_SIGNED_URL",
-            "this URL is not valid (or no longer)",
-        )
+    let url = SignedUrl {
+        method: &q.method,
+        key: &key,
+        expires: q.expires,
+        signature: &q.signature,
     };
-    let method = req.method().as_str();
-    let expected = url_signature(&state.url_key, &q.method, &key, q.expires);
-    let fresh = q.expires >= chrono::Utc::now().timestamp();
-    let same: bool =
-        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), q.signature.as_bytes()).into();
-    if !fresh || !same || q.method != method {
-        return Err(refused());
-    }
-    let slot = state
-        .manager
-        .candidates(Capability::Storage)
-        .into_iter()
-        .find(|s| s.config.kind == "local")
-        .ok_or_else(refused)?;
-    let store = slot.storage().ok_or_else(refused)?;
-    let mapped = |e| crate::error::provider_error(&slot.config.name, e);
-    if method == "PUT" {
+    if req.method() == actix_web::http::Method::PUT {
         let content_type = req
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/octet-stream");
-        store.put(&key, body, content_type).await.map_err(mapped)?;
+        svc::signed_put(&state.manager, &state.url_key, &url, body, content_type).await?;
         return Ok(HttpResponse::Created().finish());
     }
-    let object = store
-        .get(&key)
-        .await
-        .map_err(mapped)?
-        .ok_or_else(|| AppError::not_found("object"))?;
+    let object = svc::signed_get(&state.manager, &state.url_key, &url).await?;
     Ok(HttpResponse::Ok()
         .content_type(object.content_type)
         .body(object.bytes))

@@ -1,6 +1,8 @@
 //! `integration_payments`: one payment order at one provider.
 use sea_orm::entity::prelude::*;
 
+use crate::service::states::PaymentStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "integration_payments")]
 pub struct Model {
@@ -16,8 +18,7 @@ pub struct Model {
     pub amount: i64,
     pub currency: String,
     pub description: String,
-    /// pending, paid, closed, refunded, partially_refunded or failed.
-    pub status: String,
+    pub status: PaymentStatus,
     pub provider_trade_no: Option<String>,
     /// What the payer's client needs (code URL, JSAPI parameters, page URL …).
     pub client_data: Json,

@@ -1,6 +1,8 @@
 //! `integration_refunds`: refunds of a payment, idempotent on `out_refund_no`.
 use sea_orm::entity::prelude::*;
 
+use crate::service::states::RefundStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "integration_refunds")]
 pub struct Model {
@@ -13,8 +15,7 @@ pub struct Model {
     /// In fen.
     pub amount: i64,
     pub reason: Option<String>,
-    /// processing, success, closed or abnormal.
-    pub status: String,
+    pub status: RefundStatus,
     pub provider_refund_id: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

@@ -2,6 +2,8 @@
 //! number encrypted (the kernel's personal-data vault) with a keyed-hash index.
 use sea_orm::entity::prelude::*;
 
+use crate::service::states::{Delivery, SmsStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "integration_sms_outbox")]
 pub struct Model {
@@ -15,9 +17,7 @@ pub struct Model {
     /// The logical template name.
     pub template: String,
     pub params: Json,
-    /// pending, sent, rejected (a provider refused it), dead (gave up) or unknown (a
-    /// send may have reached a provider; never resent, to send at most once).
-    pub status: String,
+    pub status: SmsStatus,
     pub attempts: i64,
     /// While pending: not before this (a sender's lease, or a retry's backoff).
     pub next_attempt_at: Option<ChronoDateTimeUtc>,
@@ -26,9 +26,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub sent_at: Option<ChronoDateTimeUtc>,
-    /// After `sent`: what the provider reported about the phone — delivered or failed
-    /// (null: no report yet).
-    pub delivery: Option<String>,
+    /// After `sent`: what the provider reported about the phone (null: no report yet).
+    pub delivery: Option<Delivery>,
     /// The provider's report: its code or description, and when the phone got it.
     pub delivery_detail: Option<String>,
     pub delivery_checked_at: Option<ChronoDateTimeUtc>,

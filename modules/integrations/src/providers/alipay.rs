@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 use shopops_kernel::outside::{Repeat, Target};
 
 use super::{
-    send, CallbackVerdict, Channel, PaymentEvent, PaymentOrder, PaymentProvider, PaymentStarted,
-    PaymentState, ProviderError, RefundOrder, RefundState,
+    send, CallbackVerdict, Channel, EventKind, PaymentEvent, PaymentOrder, PaymentProvider,
+    PaymentStarted, PaymentState, ProviderError, RefundOrder, RefundState,
 };
 use crate::client::alipay::{self as ali, Call};
 use crate::client::rsa::{RsaSigner, RsaVerifier};
+use crate::service::states::{PaymentStatus, RefundStatus};
 
 fn default_gateway() -> String {
     "https://openapi.alipay.com/gateway.do".into()
@@ -167,20 +168,23 @@ impl Alipay {
         }
     }
 
-    fn state_of(r: &Value) -> PaymentState {
+    /// A trade as Alipay describes it; a `trade_status` it does not document makes the
+    /// answer unreadable.
+    fn state_of(r: &Value) -> Result<PaymentState, String> {
         let status = match r["trade_status"].as_str().unwrap_or_default() {
-            "TRADE_SUCCESS" | "TRADE_FINISHED" => "paid",
-            "TRADE_CLOSED" => "closed",
-            _ => "pending",
+            "TRADE_SUCCESS" | "TRADE_FINISHED" => PaymentStatus::Paid,
+            "TRADE_CLOSED" => PaymentStatus::Closed,
+            "WAIT_BUYER_PAY" => PaymentStatus::Pending,
+            other => return Err(format!("unknown trade_status `{other}`")),
         };
-        PaymentState {
+        Ok(PaymentState {
             status,
             provider_trade_no: r["trade_no"].as_str().map(str::to_string),
-            paid_amount: (status == "paid")
+            paid_amount: (status == PaymentStatus::Paid)
                 .then(|| r["total_amount"].as_str().and_then(fen))
                 .flatten(),
             raw: r.clone(),
-        }
+        })
     }
 }
 
@@ -236,7 +240,9 @@ impl PaymentProvider for Alipay {
             )
             .await
         {
-            Ok(r) => Ok(Some(Self::state_of(&r))),
+            Ok(r) => Self::state_of(&r)
+                .map(Some)
+                .map_err(ProviderError::Unavailable),
             Err(ProviderError::Rejected { code, .. }) if code == "ACQ.TRADE_NOT_EXIST" => Ok(None),
             Err(e) => Err(e),
         }
@@ -268,7 +274,7 @@ impl PaymentProvider for Alipay {
         Ok(RefundState {
             // A repeat of the same out_request_no answers fund_change N: no new money
             // moved, the refund stands.
-            status: "success",
+            status: RefundStatus::Success,
             provider_refund_id: answer["trade_no"].as_str().map(str::to_string),
             raw: answer,
         })
@@ -286,27 +292,28 @@ impl PaymentProvider for Alipay {
             let p = &outcome.params;
             let params = serde_json::to_value(p).unwrap_or_default();
             let refund = p.contains_key("refund_fee") || p.contains_key("gmt_refund");
-            let mut state = Self::state_of(&params);
-            if refund {
-                state.status = if p.get("trade_status").map(String::as_str) == Some("TRADE_CLOSED")
-                {
-                    "refunded"
-                } else {
-                    state.status
-                };
-            }
-            Ok(PaymentEvent {
-                kind: if refund { "refund" } else { "payment" },
-                event_id: format!(
-                    "{}:{}:{}",
-                    p.get("trade_no").cloned().unwrap_or_default(),
-                    p.get("trade_status").cloned().unwrap_or_default(),
-                    p.get("out_biz_no").cloned().unwrap_or_default()
-                ),
-                out_trade_no: p.get("out_trade_no").cloned().unwrap_or_default(),
-                out_refund_no: p.get("out_biz_no").cloned(),
-                state,
-                payload: params,
+            Self::state_of(&params).map(|mut state| {
+                // A full refund closes the trade.
+                if refund && state.status == PaymentStatus::Closed {
+                    state.status = PaymentStatus::Refunded;
+                }
+                PaymentEvent {
+                    kind: if refund {
+                        EventKind::Refund
+                    } else {
+                        EventKind::Payment
+                    },
+                    event_id: format!(
+                        "{}:{}:{}",
+                        p.get("trade_no").cloned().unwrap_or_default(),
+                        p.get("trade_status").cloned().unwrap_or_default(),
+                        p.get("out_biz_no").cloned().unwrap_or_default()
+                    ),
+                    out_trade_no: p.get("out_trade_no").cloned().unwrap_or_default(),
+                    out_refund_no: p.get("out_biz_no").cloned(),
+                    state,
+                    payload: params,
+                }
             })
         } else {
             Err(if outcome.signature_valid {

@@ -98,11 +98,17 @@ pub fn read_delivery(status: u16, body: &Value) -> Result<Option<DeliveryReport>
     let detail = &body["SmsSendDetailDTOs"]["SmsSendDetailDTO"][0];
     let field = |k: &str| detail[k].as_str().unwrap_or_default();
     Ok(match detail["SendStatus"].as_i64() {
+        // No record of it yet, or waiting for the carrier's receipt.
+        None | Some(1) => None,
         Some(state @ (2 | 3)) => Some(DeliveryReport {
             delivered: state == 3,
             detail: format!("{} at {}", field("ErrCode"), field("ReceiveDate")),
         }),
-        _ => None,
+        Some(other) => {
+            return Err(ProviderError::Unavailable(format!(
+                "unknown SendStatus {other}"
+            )))
+        }
     })
 }
 

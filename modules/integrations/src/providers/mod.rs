@@ -21,6 +21,8 @@ use serde_json::Value;
 use shopops_kernel::outside::{OutsideError, Repeat, Target};
 use utoipa::ToSchema;
 
+use crate::service::states::{PaymentStatus, RefundStatus};
+
 /// What went wrong at a provider, as far as choosing the next step goes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
@@ -177,8 +179,7 @@ pub struct PaymentStarted {
 /// The provider's view of a payment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentState {
-    /// pending, paid, closed, refunded or failed.
-    pub status: &'static str,
+    pub status: PaymentStatus,
     pub provider_trade_no: Option<String>,
     /// In fen, when paid.
     pub paid_amount: Option<i64>,
@@ -197,17 +198,31 @@ pub struct RefundOrder {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundState {
-    /// processing, success, closed or abnormal.
-    pub status: &'static str,
+    pub status: RefundStatus,
     pub provider_refund_id: Option<String>,
     pub raw: Value,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Payment,
+    Refund,
+}
+
+impl EventKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Payment => "payment",
+            EventKind::Refund => "refund",
+        }
+    }
 }
 
 /// A verified notification.
 #[derive(Debug, Clone)]
 pub struct PaymentEvent {
-    /// payment or refund.
-    pub kind: &'static str,
+    pub kind: EventKind,
     /// The provider's id of this event (transaction id, refund id, notify id).
     pub event_id: String,
     pub out_trade_no: String,

@@ -108,21 +108,31 @@ pub fn read_delivery(
     let receipts = response["PullSmsSendStatusSet"].as_array().ok_or_else(|| {
         ProviderError::Unavailable("the answer has no PullSmsSendStatusSet".into())
     })?;
-    Ok(receipts
+    receipts
         .iter()
         .find(|r| r["SerialNo"].as_str() == Some(serial_no))
         .map(|r| {
             let field = |k: &str| r[k].as_str().unwrap_or_default();
-            DeliveryReport {
-                delivered: field("ReportStatus") == "SUCCESS",
+            let delivered = match field("ReportStatus") {
+                "SUCCESS" => true,
+                "FAIL" => false,
+                other => {
+                    return Err(ProviderError::Unavailable(format!(
+                        "unknown ReportStatus `{other}`"
+                    )))
+                }
+            };
+            Ok(DeliveryReport {
+                delivered,
                 detail: format!(
                     "{} {} at {}",
                     field("ReportStatus"),
                     field("Description"),
                     field("UserReceiveTime")
                 ),
-            }
-        }))
+            })
+        })
+        .transpose()
 }
 
 impl TencentSms {

@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 use shopops_kernel::outside::{Repeat, Target};
 
 use super::{
-    send, Answer, CallbackVerdict, Channel, PaymentEvent, PaymentOrder, PaymentProvider,
+    send, Answer, CallbackVerdict, Channel, EventKind, PaymentEvent, PaymentOrder, PaymentProvider,
     PaymentStarted, PaymentState, ProviderError, RefundOrder, RefundState,
 };
 use crate::client::rsa::{Certificate, RsaSigner, RsaVerifier};
 use crate::client::wechatpay::{self as wx, Merchant, PlatformKeys, SignatureHeaders};
+use crate::service::states::{PaymentStatus, RefundStatus};
 
 fn default_base_url() -> String {
     "https://api.mch.weixin.qq.com".into()
@@ -309,22 +310,42 @@ impl WechatPay {
         })
     }
 
-    fn state_of(transaction: &Value) -> PaymentState {
+    /// A transaction as WeChat Pay describes it; a `trade_state` it does not document
+    /// makes the answer unreadable.
+    fn state_of(transaction: &Value) -> Result<PaymentState, String> {
         let status = match transaction["trade_state"].as_str().unwrap_or_default() {
-            "SUCCESS" => "paid",
-            "REFUND" => "refunded",
-            "CLOSED" | "REVOKED" => "closed",
-            "PAYERROR" => "failed",
-            _ => "pending",
+            "SUCCESS" => PaymentStatus::Paid,
+            "REFUND" => PaymentStatus::Refunded,
+            "CLOSED" | "REVOKED" => PaymentStatus::Closed,
+            "PAYERROR" => PaymentStatus::Failed,
+            "NOTPAY" | "USERPAYING" => PaymentStatus::Pending,
+            other => return Err(format!("unknown trade_state `{other}`")),
         };
-        PaymentState {
+        Ok(PaymentState {
             status,
             provider_trade_no: transaction["transaction_id"].as_str().map(str::to_string),
-            paid_amount: (status == "paid")
+            paid_amount: (status == PaymentStatus::Paid)
                 .then(|| transaction["amount"]["total"].as_i64())
                 .flatten(),
             raw: transaction.clone(),
-        }
+        })
+    }
+
+    /// A refund notification's resource: refunded when it succeeded; a refund that
+    /// closed or failed leaves the payment where it was (shown as pending, which
+    /// never moves a payment back).
+    fn refund_notice_state(resource: &Value) -> Result<PaymentState, String> {
+        let status = match resource["refund_status"].as_str().unwrap_or_default() {
+            "SUCCESS" => PaymentStatus::Refunded,
+            "CLOSED" | "ABNORMAL" | "PROCESSING" => PaymentStatus::Pending,
+            other => return Err(format!("unknown refund_status `{other}`")),
+        };
+        Ok(PaymentState {
+            status,
+            provider_trade_no: resource["transaction_id"].as_str().map(str::to_string),
+            paid_amount: None,
+            raw: resource.clone(),
+        })
     }
 }
 
@@ -393,7 +414,9 @@ impl PaymentProvider for WechatPay {
             self.settings.mchid
         );
         match self.call("GET", &path, None, false).await {
-            Ok((_, t)) => Ok(Some(Self::state_of(&t))),
+            Ok((_, t)) => Self::state_of(&t)
+                .map(Some)
+                .map_err(ProviderError::Unavailable),
             Err(ProviderError::Rejected { code, .. }) if code == "ORDER_NOT_EXIST" => Ok(None),
             Err(e) => Err(e),
         }
@@ -425,13 +448,20 @@ impl PaymentProvider for WechatPay {
         let (_, answer) = self
             .call("POST", "/v3/refund/domestic/refunds", Some(&body), true)
             .await?;
+        let status = match answer["status"].as_str().unwrap_or_default() {
+            "SUCCESS" => RefundStatus::Success,
+            "CLOSED" => RefundStatus::Closed,
+            "ABNORMAL" => RefundStatus::Abnormal,
+            "PROCESSING" => RefundStatus::Processing,
+            // It answered, so the refund reached it; what became of it is unknown.
+            other => {
+                return Err(ProviderError::Ambiguous(format!(
+                    "unknown refund status `{other}`"
+                )))
+            }
+        };
         Ok(RefundState {
-            status: match answer["status"].as_str().unwrap_or_default() {
-                "SUCCESS" => "success",
-                "CLOSED" => "closed",
-                "ABNORMAL" => "abnormal",
-                _ => "processing",
-            },
+            status,
             provider_refund_id: answer["refund_id"].as_str().map(str::to_string),
             raw: answer,
         })
@@ -461,16 +491,7 @@ impl PaymentProvider for WechatPay {
                     .as_str()
                     .is_some_and(|t| t.starts_with("REFUND."));
                 let state = if refund {
-                    PaymentState {
-                        status: if resource["refund_status"] == "SUCCESS" {
-                            "refunded"
-                        } else {
-                            "pending"
-                        },
-                        provider_trade_no: resource["transaction_id"].as_str().map(str::to_string),
-                        paid_amount: None,
-                        raw: resource.clone(),
-                    }
+                    Self::refund_notice_state(resource)
                 } else {
                     Self::state_of(resource)
                 };
@@ -479,9 +500,17 @@ impl PaymentProvider for WechatPay {
                 } else {
                     &resource["transaction_id"]
                 };
-                Ok(PaymentEvent {
-                    kind: if refund { "refund" } else { "payment" },
-                    event_id: format!("{}:{}", id.as_str().unwrap_or_default(), state.status),
+                state.map(|state| PaymentEvent {
+                    kind: if refund {
+                        EventKind::Refund
+                    } else {
+                        EventKind::Payment
+                    },
+                    event_id: format!(
+                        "{}:{}",
+                        id.as_str().unwrap_or_default(),
+                        state.status.as_str()
+                    ),
                     out_trade_no: resource["out_trade_no"]
                         .as_str()
                         .unwrap_or_default()

@@ -6,22 +6,54 @@
 //! tenant it went to: only that tenant may report it (another tenant's `pic_id` is
 //! 404, as any other tenant's row), and only once.
 
+use base64::Engine;
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::error::FieldErrors;
+use shopops_kernel::{tr, AppError, AppResult, Kernel};
 
 use crate::config::Capability;
-use crate::entities::captcha_recognition as recognition;
-use crate::error;
-use crate::manager::Manager;
+use crate::error::{self, Code};
+use crate::manager::{Failure, Manager};
 use crate::providers::{CaptchaAnswer, ProviderError};
+use crate::store::captcha as store;
 
 /// How long an answer may be reported wrong; older records are purged.
 pub const REPORTABLE_FOR: chrono::Duration = chrono::Duration::days(7);
+/// The largest image sent to a provider.
+const MAX_IMAGE_BYTES: usize = 1 << 20;
 
 fn not_captcha() -> ProviderError {
     ProviderError::Unavailable("not a captcha provider".into())
+}
+
+/// The image of a recognition request (Base64, at most 1 MiB decoded), once its
+/// captcha type is one a provider can read (digits).
+pub fn image(image_base64: &str, codetype: &str) -> AppResult<Vec<u8>> {
+    let mut errors = FieldErrors::new();
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(image_base64.trim())
+        .ok()
+        .filter(|bytes| !bytes.is_empty() && bytes.len() <= MAX_IMAGE_BYTES);
+    if image.is_none() {
+        errors.add(
+            "image_base64",
+            tr!(
+                "应为不超过 1 MiB 的图片的 Base64",
+                "Base64 of an image of at most 1 MiB"
+            ),
+        );
+    }
+    if codetype.is_empty() || !codetype.bytes().all(|b| b.is_ascii_digit()) {
+        errors.add(
+            "codetype",
+            tr!(
+                "应为服务商的数字验证码类型",
+                "the provider's numeric captcha type"
+            ),
+        );
+    }
+    errors.into_result()?;
+    Ok(image.unwrap_or_default())
 }
 
 /// Recognises an image for `tenant` and records which tenant the answer went to.
@@ -40,26 +72,10 @@ pub async fn recognize(
                 .await
         })
         .await
-        .map_err(|f| error::failure("CAPTCHA_UNAVAILABLE", "captcha", f))?;
+        .map_err(|f| error::failure(Code::CaptchaUnavailable, f))?;
     answer.pic_id = answer.pic_id.map(|id| format!("{}:{id}", slot.config.name));
     if let Some(pic_id) = &answer.pic_id {
-        let row = recognition::ActiveModel {
-            tenant_id: Set(tenant),
-            pic_id: Set(pic_id.clone()),
-            provider: Set(slot.config.name.clone()),
-            created_at: Set(Utc::now()),
-            reported_at: Set(None),
-            ..Default::default()
-        };
-        // A provider's ids are unique; should one ever repeat, the first tenant keeps it.
-        recognition::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(recognition::Column::PicId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&kernel.db)
-            .await?;
+        store::insert(&kernel.db, tenant, pic_id, &slot.config.name).await?;
     }
     Ok((slot.config.name, answer))
 }
@@ -73,36 +89,17 @@ pub async fn report_error(
     tenant: i64,
     pic_id: &str,
 ) -> AppResult<()> {
-    let (provider, id) = pic_id.split_once(':').ok_or_else(|| {
-        AppError::bad_request(
-            "INVALID_PIC_ID",
-            "pic_id is `<provider>:<id>` as recognize returned it",
-        )
-    })?;
-    let own = || {
-        recognition::Entity::find()
-            .filter(recognition::Column::TenantId.eq(tenant))
-            .filter(recognition::Column::PicId.eq(pic_id))
-            .filter(recognition::Column::CreatedAt.gt(Utc::now() - REPORTABLE_FOR))
-    };
-    let found = own()
-        .one(&kernel.db)
+    let (provider, id) = pic_id
+        .split_once(':')
+        .ok_or_else(|| Code::InvalidPicId.err())?;
+    let found = store::answer(&kernel.db, tenant, pic_id, Utc::now() - REPORTABLE_FOR)
         .await?
-        .ok_or_else(|| AppError::not_found("captcha answer"))?;
-    let claimed = recognition::Entity::update_many()
-        .col_expr(recognition::Column::ReportedAt, Expr::value(Utc::now()))
-        .filter(recognition::Column::Id.eq(found.id))
-        .filter(recognition::Column::ReportedAt.is_null())
-        .exec(&kernel.db)
-        .await?;
-    if claimed.rows_affected == 0 {
-        return Err(AppError::conflict(
-            "CAPTCHA_ALREADY_REPORTED",
-            "this answer was already reported wrong",
-        ));
+        .ok_or_else(|| AppError::not_found("captcha_answer"))?;
+    if !store::claim_report(&kernel.db, &found).await? {
+        return Err(Code::CaptchaAlreadyReported.err());
     }
     let reported = match manager.provider(Capability::Captcha, provider) {
-        None => Err(AppError::not_found("captcha provider")),
+        None => Err(AppError::not_found("captcha_provider")),
         Some(slot) => manager
             .attempt(&slot, |s| async move {
                 s.captcha().ok_or_else(not_captcha)?.report_error(id).await
@@ -111,31 +108,27 @@ pub async fn report_error(
             .map_err(|e| error::provider_error(provider, e)),
     };
     if reported.is_err() {
-        recognition::Entity::update_many()
-            .col_expr(
-                recognition::Column::ReportedAt,
-                Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            )
-            .filter(recognition::Column::Id.eq(found.id))
-            .exec(&kernel.db)
-            .await?;
+        store::release_report(&kernel.db, &found).await?;
     }
     reported
 }
 
-/// Deletes answers past their reporting window; run on a schedule.
+/// Deletes answers past their reporting window; the hourly purge job.
 pub async fn purge_expired(kernel: &Kernel) -> AppResult<u64> {
-    let deleted = recognition::Entity::delete_many()
-        .filter(recognition::Column::CreatedAt.lt(Utc::now() - REPORTABLE_FOR))
-        .exec(&kernel.db)
-        .await?;
-    Ok(deleted.rows_affected)
+    Ok(store::purge(&kernel.db, Utc::now() - REPORTABLE_FOR).await?)
 }
 
-/// Each provider's remaining points.
-pub async fn balances(manager: &Manager) -> Vec<(String, Result<i64, String>)> {
+/// Each provider's remaining points, or why it could not tell.
+pub async fn balances(manager: &Manager) -> AppResult<Vec<(String, Result<i64, String>)>> {
+    let candidates = manager.candidates(Capability::Captcha);
+    if candidates.is_empty() {
+        return Err(error::failure(
+            Code::CaptchaUnavailable,
+            Failure::NoProvider,
+        ));
+    }
     let mut out = Vec::new();
-    for slot in manager.candidates(Capability::Captcha) {
+    for slot in candidates {
         let r = manager
             .attempt(&slot, |s| async move {
                 s.captcha().ok_or_else(not_captcha)?.balance().await
@@ -144,5 +137,5 @@ pub async fn balances(manager: &Manager) -> Vec<(String, Result<i64, String>)> {
             .map_err(|e| e.to_string());
         out.push((slot.config.name.clone(), r));
     }
-    out
+    Ok(out)
 }

@@ -1,25 +1,26 @@
 //! Payments: create (failover across the providers that offer the channel, never after
-//! an ambiguous write without asking that provider first), query, close, refund, and
-//! the providers' notifications (verified, stored once per provider event, applied).
+//! an ambiguous write without asking that provider first), list, query, close. Refunds
+//! are in [`super::refunds`], the providers' notifications in [`super::callbacks`].
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shopops_kernel::audit::{self, Actor, Change};
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::http::pagination::{Order, Page, PageRequest};
 use shopops_kernel::http::RequestContext;
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{tr, AppError, AppResult, Kernel};
 use utoipa::ToSchema;
 
+use super::states::PaymentStatus;
 use crate::config::Capability;
-use crate::entities::{callback_event, payment, refund};
-use crate::error;
+use crate::entities::payment;
+use crate::error::{self, Code};
 use crate::manager::{Manager, Slot};
-use crate::providers::{Channel, PaymentOrder, PaymentStarted, ProviderError, RefundOrder};
+use crate::providers::{Channel, PaymentOrder, PaymentStarted, ProviderError};
+use crate::store::payments as store;
+use crate::store::Unique;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,8 +51,7 @@ pub struct PaymentView {
     pub amount: i64,
     pub currency: String,
     pub description: String,
-    /// creating, pending, paid, closed, refunded, partially_refunded, failed or unknown.
-    pub status: String,
+    pub status: PaymentStatus,
     pub provider_trade_no: Option<String>,
     /// What the payer's client needs: `code_url` / `qr_code`, `h5_url`, `prepay_id` +
     /// `pay_params`, or page pay's `url` and `form`.
@@ -82,32 +82,56 @@ pub fn view(p: payment::Model) -> PaymentView {
     }
 }
 
-fn valid_order_no(no: &str) -> bool {
-    (6..=32).contains(&no.len())
+/// An order or refund number the caller chose: 6–32 of `A–Z a–z 0–9 _ -`, as both
+/// WeChat Pay and Alipay accept.
+pub(super) fn order_no_rule(field: &str, no: &str, errors: &mut FieldErrors) {
+    let ok = (6..=32).contains(&no.len())
         && no
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        errors.add(
+            field,
+            tr!(
+                "必须为 6 到 32 个 A–Z a–z 0–9 _ - 字符",
+                "6 to 32 of A–Z a–z 0–9 _ -"
+            ),
+        );
+    }
 }
 
 pub fn validate(req: &NewPayment) -> AppResult<()> {
     let mut errors = FieldErrors::new();
     if req.amount <= 0 || req.amount > 100_000_000 {
-        errors.add("amount", "between 1 and 100000000 fen");
+        errors.add(
+            "amount",
+            tr!(
+                "必须在 1 到 100000000 分之间",
+                "between 1 and 100000000 fen"
+            ),
+        );
     }
-    let len = req.description.chars().count();
-    if len == 0 || len > 127 {
-        errors.add("description", "1 to 127 characters");
+    if req.description.is_empty() {
+        errors.add(
+            "description",
+            tr!("必须为 1 到 127 个字符", "1 to 127 characters"),
+        );
     }
+    shopops_kernel::validate::free_text("description", &req.description, 127, &mut errors);
     if let Some(no) = &req.out_trade_no {
-        if !valid_order_no(no) {
-            errors.add("out_trade_no", "6 to 32 of A–Z a–z 0–9 _ -");
-        }
+        order_no_rule("out_trade_no", no, &mut errors);
     }
     if req.channel == Channel::Jsapi && req.openid.as_deref().is_none_or(str::is_empty) {
-        errors.add("openid", "required for the jsapi channel");
+        errors.add(
+            "openid",
+            tr!("jsapi 渠道必填", "required for the jsapi channel"),
+        );
     }
     if req.channel == Channel::H5 && req.client_ip.as_deref().is_none_or(str::is_empty) {
-        errors.add("client_ip", "required for the h5 channel");
+        errors.add(
+            "client_ip",
+            tr!("h5 渠道必填", "required for the h5 channel"),
+        );
     }
     errors.into_result()
 }
@@ -124,22 +148,6 @@ pub fn order_number(idempotency: Option<&str>, tenant: i64) -> String {
     format!("P{date}{tail}")
 }
 
-async fn set_status<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    status: &str,
-    provider: Option<&str>,
-) -> AppResult<()> {
-    let mut update = payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(status))
-        .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()));
-    if let Some(p) = provider {
-        update = update.col_expr(payment::Column::Provider, Expr::value(p));
-    }
-    update.filter(payment::Column::Id.eq(id)).exec(db).await?;
-    Ok(())
-}
-
 /// The first phase of a create: the order row, then the providers. Runs outside any
 /// transaction; the second phase ([`record_created`]) stores the outcome.
 pub async fn start(
@@ -149,19 +157,11 @@ pub async fn start(
     req: &NewPayment,
     order_no: String,
 ) -> AppResult<(payment::Model, String, PaymentStarted)> {
-    let existing = payment::Entity::find()
-        .filter(payment::Column::OutTradeNo.eq(&order_no))
-        .one(&kernel.db)
-        .await?;
-    let row = match existing {
-        Some(p) if p.tenant_id != tenant => {
-            return Err(AppError::conflict(
-                "OUT_TRADE_NO_TAKEN",
-                "this out_trade_no is already used",
-            ))
-        }
+    let db = &kernel.db;
+    let row = match store::payment_by_order_no(db, tenant, &order_no).await? {
+        Unique::Taken => return Err(Code::OutTradeNoTaken.err()),
         // A retry of a create whose record was lost: the provider already has it.
-        Some(p) if p.status == "pending" && !p.provider.is_empty() => {
+        Unique::Mine(p) if p.status == PaymentStatus::Pending && !p.provider.is_empty() => {
             let data = PaymentStarted {
                 client_data: p.client_data.clone(),
             };
@@ -169,34 +169,17 @@ pub async fn start(
             return Ok((p, provider, data));
         }
         // Not created yet, or not known to be: settled and tried again below.
-        Some(p) if matches!(p.status.as_str(), "creating" | "failed" | "unknown") => p,
-        Some(_) => {
-            return Err(AppError::conflict(
-                "OUT_TRADE_NO_TAKEN",
-                "this out_trade_no is already used",
-            ))
-        }
-        None => {
-            let now = Utc::now();
-            payment::ActiveModel {
-                tenant_id: Set(tenant),
-                provider: Set(String::new()),
-                channel: Set(req.channel.as_str().into()),
-                out_trade_no: Set(order_no.clone()),
-                amount: Set(req.amount),
-                currency: Set("CNY".into()),
-                description: Set(req.description.clone()),
-                status: Set("creating".into()),
-                provider_trade_no: Set(None),
-                client_data: Set(json!({})),
-                refunded_amount: Set(0),
-                paid_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&kernel.db)
-            .await?
+        Unique::Mine(p) if p.status.may_create() => p,
+        Unique::Mine(_) => return Err(Code::OutTradeNoTaken.err()),
+        Unique::Free => {
+            let new = store::NewPaymentRow {
+                tenant,
+                channel: req.channel,
+                out_trade_no: &order_no,
+                amount: req.amount,
+                description: &req.description,
+            };
+            store::insert_payment(db, new).await?
         }
     };
     let candidates: Vec<Slot> = manager
@@ -206,12 +189,13 @@ pub async fn start(
         .filter(|s| req.provider.as_deref().is_none_or(|n| n == s.config.name))
         .collect();
     if candidates.is_empty() {
-        set_status(&kernel.db, row.id, "failed", None).await?;
+        store::set_status(db, &row, PaymentStatus::Failed, None).await?;
+        let channel = req.channel.as_str();
         return Err(error::payment_unavailable(
             &[],
-            format!(
-                "no enabled provider offers the {} channel",
-                req.channel.as_str()
+            tr!(
+                "没有启用的服务商提供 {channel} 渠道",
+                "no enabled provider offers the {channel} channel"
             ),
         ));
     }
@@ -227,10 +211,9 @@ pub async fn start(
     let order = &order;
     // An earlier create of this order got no answer (or its process died during it):
     // the order may be at that provider, so it is settled there before anything else.
-    let earlier = (matches!(row.status.as_str(), "creating" | "unknown")
-        && !row.provider.is_empty())
-    .then(|| row.provider.clone());
-    if let Some(name) = earlier {
+    let unanswered = matches!(row.status, PaymentStatus::Creating | PaymentStatus::Unknown);
+    if unanswered && !row.provider.is_empty() {
+        let name = row.provider.clone();
         let Some(slot) = manager.provider(Capability::Payment, &name) else {
             return Err(error::outcome_unknown(
                 &name,
@@ -241,7 +224,7 @@ pub async fn start(
             Settled::There(started) => return Ok((row, name, started)),
             Settled::NotThere => {}
             Settled::Unknown(why) => {
-                set_status(&kernel.db, row.id, "unknown", None).await?;
+                store::set_status(db, &row, PaymentStatus::Unknown, None).await?;
                 return Err(error::outcome_unknown(&name, &why));
             }
         }
@@ -249,7 +232,7 @@ pub async fn start(
     let mut tried = Vec::new();
     for slot in candidates {
         let name = slot.config.name.clone();
-        set_status(&kernel.db, row.id, "creating", Some(&name)).await?;
+        store::set_status(db, &row, PaymentStatus::Creating, Some(&name)).await?;
         let created = manager
             .attempt(&slot, |s| async move {
                 s.payment().ok_or_else(not_payment)?.create(order).await
@@ -258,8 +241,13 @@ pub async fn start(
         match created {
             Ok(started) => return Ok((row, name, started)),
             Err(ProviderError::Rejected { code, message }) => {
-                set_status(&kernel.db, row.id, "failed", None).await?;
-                return Err(error::rejected("PAYMENT_REJECTED", &name, &code, &message));
+                store::set_status(db, &row, PaymentStatus::Failed, None).await?;
+                return Err(error::rejected(
+                    Code::PaymentRejected,
+                    &name,
+                    &code,
+                    &message,
+                ));
             }
             Err(ProviderError::Unavailable(e)) => tried.push((name, e)),
             // It may exist there: ask before going anywhere else.
@@ -267,16 +255,19 @@ pub async fn start(
                 Settled::There(started) => return Ok((row, name, started)),
                 Settled::NotThere => tried.push((name, e)),
                 Settled::Unknown(why) => {
-                    set_status(&kernel.db, row.id, "unknown", None).await?;
+                    store::set_status(db, &row, PaymentStatus::Unknown, None).await?;
                     return Err(error::outcome_unknown(&name, &format!("{e}; then {why}")));
                 }
             },
         }
     }
-    set_status(&kernel.db, row.id, "failed", None).await?;
+    store::set_status(db, &row, PaymentStatus::Failed, None).await?;
     Err(error::payment_unavailable(
         &tried,
-        "every payment provider is unavailable".into(),
+        tr!(
+            "所有支付服务商都不可用",
+            "every payment provider is unavailable"
+        ),
     ))
 }
 
@@ -316,7 +307,8 @@ async fn settle(manager: &Manager, slot: &Slot, order: &PaymentOrder) -> Settled
     }
 }
 
-fn not_payment() -> ProviderError {
+/// A slot of the payment capability holds a payment adapter; this says it did not.
+pub(super) fn not_payment() -> ProviderError {
     ProviderError::Unavailable("not a payment provider".into())
 }
 
@@ -329,13 +321,7 @@ pub async fn record_created(
     provider: String,
     started: PaymentStarted,
 ) -> AppResult<PaymentView> {
-    let now = Utc::now();
-    let mut active: payment::ActiveModel = row.into();
-    active.provider = Set(provider.clone());
-    active.status = Set("pending".into());
-    active.client_data = Set(started.client_data);
-    active.updated_at = Set(now);
-    let saved = active.update(txn).await?;
+    let saved = store::save_created(txn, row, &provider, started.client_data).await?;
     audit::record(
         txn,
         ctx,
@@ -352,36 +338,55 @@ pub async fn record_created(
     Ok(view(saved))
 }
 
+/// A page of the tenant's payments, newest first, with the status `status` names
+/// when it names one.
+pub async fn list(
+    kernel: &Kernel,
+    tenant: i64,
+    status: Option<&str>,
+    page: PageRequest,
+) -> AppResult<Page<PaymentView>> {
+    let status = match status {
+        None => None,
+        Some(name) => match PaymentStatus::parse(name) {
+            Some(status) => Some(status),
+            // No payment has a status that does not exist: the empty page of any
+            // filter that matches nothing.
+            None => return Ok(Page::from_rows(Vec::new(), page, |v: &PaymentView| v.id)),
+        },
+    };
+    let found = page
+        .fetch(
+            store::payments(tenant, status),
+            payment::Column::Id,
+            Order::NewestFirst,
+            &kernel.db,
+            |p| p.id,
+        )
+        .await?;
+    Ok(found.map(view))
+}
+
 pub async fn find(kernel: &Kernel, tenant: i64, id: i64) -> AppResult<payment::Model> {
-    payment::Entity::find_by_id(id)
-        .filter(payment::Column::TenantId.eq(tenant))
-        .one(&kernel.db)
+    store::payment(&kernel.db, tenant, id)
         .await?
         .ok_or_else(|| AppError::not_found("payment"))
 }
 
-fn provider_of(manager: &Manager, p: &payment::Model) -> AppResult<Slot> {
+/// The provider that took a payment (queries, closes and refunds go back to it).
+pub(super) fn provider_of(manager: &Manager, p: &payment::Model) -> AppResult<Slot> {
     manager
         .provider(Capability::Payment, &p.provider)
         .ok_or_else(|| {
+            let provider = &p.provider;
             error::payment_unavailable(
                 &[],
-                format!("provider `{}` is no longer configured", p.provider),
+                tr!(
+                    "服务商 `{provider}` 已不在配置中",
+                    "provider `{provider}` is no longer configured"
+                ),
             )
         })
-}
-
-/// Is `next` a step forward from `current`? (A late "pending" never undoes "paid".)
-fn advances(current: &str, next: &str) -> bool {
-    let rank = |s: &str| match s {
-        "creating" | "unknown" | "failed" => 0,
-        "pending" => 1,
-        "paid" | "closed" => 2,
-        "partially_refunded" => 3,
-        "refunded" => 4,
-        _ => 0,
-    };
-    rank(next) > rank(current)
 }
 
 /// Asks the provider and records what changed.
@@ -403,7 +408,7 @@ pub async fn refresh(
     let Some(state) = state else {
         return Ok(p);
     };
-    if !advances(&p.status, state.status) {
+    if !p.status.advances_to(state.status) {
         return Ok(p);
     }
     let txn = kernel.db.begin().await?;
@@ -420,25 +425,16 @@ pub async fn refresh(
     Ok(saved)
 }
 
-async fn apply_state<C: ConnectionTrait>(
+/// A new state of a payment, with its audit record.
+pub(super) async fn apply_state<C: ConnectionTrait>(
     db: &C,
     ctx: &RequestContext,
     actor: &Actor,
     p: &payment::Model,
-    status: &str,
+    status: PaymentStatus,
     provider_trade_no: Option<&str>,
 ) -> AppResult<payment::Model> {
-    let now = Utc::now();
-    let mut active: payment::ActiveModel = p.clone().into();
-    active.status = Set(status.into());
-    if provider_trade_no.is_some() {
-        active.provider_trade_no = Set(provider_trade_no.map(str::to_string));
-    }
-    if status == "paid" && p.paid_at.is_none() {
-        active.paid_at = Set(Some(now));
-    }
-    active.updated_at = Set(now);
-    let saved = active.update(db).await?;
+    let saved = store::save_state(db, p, status, provider_trade_no).await?;
     audit::record(
         db,
         ctx,
@@ -448,7 +444,7 @@ async fn apply_state<C: ConnectionTrait>(
             action: "integrations.payment.status",
             target_type: "payment",
             target_id: p.id.to_string(),
-            summary: json!({ "out_trade_no": p.out_trade_no, "from": p.status, "to": status }),
+            summary: json!({ "out_trade_no": p.out_trade_no, "from": p.status.as_str(), "to": status.as_str() }),
         },
     )
     .await?;
@@ -462,11 +458,10 @@ pub async fn close(
     actor: &Actor,
     p: payment::Model,
 ) -> AppResult<payment::Model> {
-    if p.status != "pending" {
-        return Err(
-            AppError::conflict("PAYMENT_NOT_OPEN", "only a pending payment can be closed")
-                .with_details(json!({ "status": p.status })),
-        );
+    if p.status != PaymentStatus::Pending {
+        return Err(Code::PaymentNotOpen
+            .err()
+            .with_details(json!({ "status": p.status.as_str() })));
     }
     let slot = provider_of(manager, &p)?;
     let no = p.out_trade_no.clone();
@@ -477,319 +472,7 @@ pub async fn close(
         .await
         .map_err(|e| error::provider_error(&p.provider, e))?;
     let txn = kernel.db.begin().await?;
-    let saved = apply_state(&txn, ctx, actor, &p, "closed", None).await?;
+    let saved = apply_state(&txn, ctx, actor, &p, PaymentStatus::Closed, None).await?;
     txn.commit().await?;
     Ok(saved)
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRefund {
-    /// In fen; at most what is left of the payment.
-    pub amount: i64,
-    pub reason: Option<String>,
-    /// Your refund number (6–32 of `A–Z a–z 0–9 _ -`); generated when absent.
-    pub out_refund_no: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RefundView {
-    pub id: i64,
-    pub payment_id: i64,
-    pub out_refund_no: String,
-    pub amount: i64,
-    pub reason: Option<String>,
-    /// processing, success, closed or abnormal.
-    pub status: String,
-    pub provider_refund_id: Option<String>,
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-pub fn refund_view(r: refund::Model) -> RefundView {
-    RefundView {
-        id: r.id,
-        payment_id: r.payment_id,
-        out_refund_no: r.out_refund_no,
-        amount: r.amount,
-        reason: r.reason,
-        status: r.status,
-        provider_refund_id: r.provider_refund_id,
-        created_at: r.created_at,
-    }
-}
-
-/// The first phase of a refund: checks, the refund row, the provider (refunds are
-/// idempotent on `out_refund_no`, so an ambiguous answer is asked once more).
-pub async fn start_refund(
-    kernel: &Kernel,
-    manager: &Manager,
-    p: &payment::Model,
-    req: &NewRefund,
-    refund_no: String,
-) -> AppResult<(refund::Model, crate::providers::RefundState)> {
-    let mut errors = FieldErrors::new();
-    if req.amount <= 0 {
-        errors.add("amount", "a positive amount in fen");
-    }
-    if req
-        .out_refund_no
-        .as_deref()
-        .is_some_and(|n| !valid_order_no(n))
-    {
-        errors.add("out_refund_no", "6 to 32 of A–Z a–z 0–9 _ -");
-    }
-    if req
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.chars().count() > 80)
-    {
-        errors.add("reason", "at most 80 characters");
-    }
-    errors.into_result()?;
-    let existing = refund::Entity::find()
-        .filter(refund::Column::OutRefundNo.eq(&refund_no))
-        .one(&kernel.db)
-        .await?;
-    match &existing {
-        // The same refund again (a retry): already checked and counted once.
-        Some(r) if r.payment_id == p.id && r.amount == req.amount => {}
-        Some(_) => {
-            return Err(AppError::conflict(
-                "OUT_REFUND_NO_TAKEN",
-                "this out_refund_no is already used",
-            ))
-        }
-        None => {
-            if !matches!(p.status.as_str(), "paid" | "partially_refunded") {
-                return Err(AppError::conflict(
-                    "PAYMENT_NOT_PAID",
-                    "only a paid payment can be refunded",
-                )
-                .with_details(json!({ "status": p.status })));
-            }
-            let left = p.amount - p.refunded_amount;
-            if req.amount > left {
-                return Err(AppError::conflict(
-                    "REFUND_EXCEEDS_PAYMENT",
-                    "the refund is more than what is left of the payment",
-                )
-                .with_details(json!({ "refundable": left })));
-            }
-        }
-    }
-    let row = match existing {
-        Some(r) => r,
-        None => {
-            let now = Utc::now();
-            refund::ActiveModel {
-                tenant_id: Set(p.tenant_id),
-                payment_id: Set(p.id),
-                out_refund_no: Set(refund_no.clone()),
-                amount: Set(req.amount),
-                reason: Set(req.reason.clone()),
-                status: Set("processing".into()),
-                provider_refund_id: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&kernel.db)
-            .await?
-        }
-    };
-    let slot = provider_of(manager, p)?;
-    let order = RefundOrder {
-        out_trade_no: p.out_trade_no.clone(),
-        out_refund_no: row.out_refund_no.clone(),
-        amount: row.amount,
-        total: p.amount,
-        reason: row.reason.clone(),
-    };
-    let order = &order;
-    let mut result = manager
-        .attempt(&slot, |s| async move {
-            s.payment().ok_or_else(not_payment)?.refund(order).await
-        })
-        .await;
-    if let Err(ProviderError::Ambiguous(_)) = &result {
-        result = manager
-            .attempt(&slot, |s| async move {
-                s.payment().ok_or_else(not_payment)?.refund(order).await
-            })
-            .await;
-    }
-    let state = result.map_err(|e| error::provider_error(&p.provider, e))?;
-    Ok((row, state))
-}
-
-pub async fn record_refund(
-    txn: &sea_orm::DatabaseTransaction,
-    ctx: &RequestContext,
-    actor: &Actor,
-    p: &payment::Model,
-    row: refund::Model,
-    state: crate::providers::RefundState,
-) -> AppResult<RefundView> {
-    let now = Utc::now();
-    let mut active: refund::ActiveModel = row.clone().into();
-    active.status = Set(state.status.into());
-    active.provider_refund_id = Set(state.provider_refund_id.clone());
-    active.updated_at = Set(now);
-    let saved = active.update(txn).await?;
-    if row.status == "processing" && matches!(state.status, "success" | "processing") {
-        // Counted once, when the refund is first accepted, on the payment as it is now.
-        let current = payment::Entity::find_by_id(p.id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| AppError::not_found("payment"))?;
-        let refunded = current.refunded_amount + row.amount;
-        let status = if refunded >= p.amount {
-            "refunded"
-        } else {
-            "partially_refunded"
-        };
-        payment::Entity::update_many()
-            .col_expr(payment::Column::RefundedAmount, Expr::value(refunded))
-            .col_expr(payment::Column::Status, Expr::value(status))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(now))
-            .filter(payment::Column::Id.eq(p.id))
-            .exec(txn)
-            .await?;
-    }
-    audit::record(
-        txn,
-        ctx,
-        actor,
-        Change {
-            tenant_id: p.tenant_id,
-            action: "integrations.payment.refund",
-            target_type: "payment",
-            target_id: p.id.to_string(),
-            summary: json!({ "out_refund_no": saved.out_refund_no, "amount": saved.amount, "status": saved.status }),
-        },
-    )
-    .await?;
-    Ok(refund_view(saved))
-}
-
-/// What to answer a provider's notification with.
-pub struct CallbackReply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-/// Verifies a notification with the provider(s) of `kind`, stores it once per provider
-/// event and applies it to the payment. A replay is acknowledged with no second effect;
-/// a forgery is refused as the provider expects.
-pub async fn callback(
-    kernel: &Kernel,
-    manager: &Manager,
-    ctx: &RequestContext,
-    kind: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> AppResult<CallbackReply> {
-    let now = Utc::now().timestamp();
-    let slots: Vec<Slot> = manager
-        .registry()
-        .slots
-        .iter()
-        .filter(|s| s.config.capability == Capability::Payment && s.config.kind == kind)
-        .cloned()
-        .collect();
-    let mut refusal = None;
-    for slot in &slots {
-        let Some(provider) = slot.payment() else {
-            continue;
-        };
-        let verdict = provider.callback(headers, body, now).await;
-        let reply = CallbackReply {
-            status: verdict.reply_status,
-            content_type: verdict.reply_content_type,
-            body: verdict.reply_body,
-        };
-        match verdict.event {
-            Ok(event) => {
-                let outcome = apply_event(kernel, ctx, &slot.config.name, event).await?;
-                manager
-                    .metrics
-                    .callbacks
-                    .with_label_values(&[kind, outcome])
-                    .inc();
-                return Ok(reply);
-            }
-            Err(why) => {
-                refusal.get_or_insert((reply, why));
-            }
-        }
-    }
-    manager
-        .metrics
-        .callbacks
-        .with_label_values(&[kind, "refused"])
-        .inc();
-    match refusal {
-        Some((reply, why)) => {
-            tracing::warn!(provider = kind, reason = %why, "payment notification refused");
-            Ok(reply)
-        }
-        None => Err(AppError::not_found("payment provider")),
-    }
-}
-
-async fn apply_event(
-    kernel: &Kernel,
-    ctx: &RequestContext,
-    provider: &str,
-    event: crate::providers::PaymentEvent,
-) -> AppResult<&'static str> {
-    let txn = kernel.db.begin().await?;
-    let payment = payment::Entity::find()
-        .filter(payment::Column::OutTradeNo.eq(&event.out_trade_no))
-        .filter(payment::Column::Provider.eq(provider))
-        .one(&txn)
-        .await?;
-    let key = format!("{provider}:{}:{}", event.kind, event.event_id);
-    let inserted = callback_event::Entity::insert(callback_event::ActiveModel {
-        provider: Set(provider.into()),
-        event_key: Set(key),
-        tenant_id: Set(payment.as_ref().map(|p| p.tenant_id).unwrap_or(0)),
-        payment_id: Set(payment.as_ref().map(|p| p.id)),
-        kind: Set(event.kind.into()),
-        payload: Set(event.payload.clone()),
-        received_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(callback_event::Column::EventKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    if inserted == 0 {
-        txn.rollback().await?;
-        return Ok("duplicate");
-    }
-    if let Some(p) = payment {
-        let amount_ok = event.state.paid_amount.is_none_or(|paid| paid == p.amount);
-        if !amount_ok {
-            tracing::warn!(out_trade_no = %p.out_trade_no, "notified amount differs from the order; not applied");
-        } else if event.kind == "payment" && advances(&p.status, event.state.status) {
-            apply_state(
-                &txn,
-                ctx,
-                &Actor::system(provider),
-                &p,
-                event.state.status,
-                event.state.provider_trade_no.as_deref(),
-            )
-            .await?;
-        }
-    } else {
-        tracing::warn!(out_trade_no = %event.out_trade_no, provider, "notification for an unknown order kept");
-    }
-    txn.commit().await?;
-    Ok("applied")
 }

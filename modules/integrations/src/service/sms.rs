@@ -1,8 +1,8 @@
-//! SMS through the durable outbox (seed 002's SMS fallback): every message is stored
-//! (the phone number encrypted) before anything is sent, then sent at once through the
-//! providers in priority order that know its template and have budget left; when none
-//! can, it stays queued and a job retries it with backoff until it is sent or given
-//! up — across restarts, since the queue is the database.
+//! SMS through the durable outbox: every message is stored (the phone number
+//! encrypted) before anything is sent, then sent at once through the providers in
+//! priority order that know its template and have budget left; when none can, it stays
+//! queued and a job retries it with backoff until it is sent or given up — across
+//! restarts, since the queue is the database.
 //!
 //! At most one send per message: a sender claims the message by a conditional update
 //! (its attempt count and a lease), so two replicas never send it together; and a send
@@ -12,24 +12,28 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use shopops_kernel::error::FieldErrors;
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{tr, AppError, AppResult, Kernel};
 use utoipa::ToSchema;
 
+use super::states::{Delivery, SmsStatus};
 use crate::config::Capability;
 use crate::entities::sms_outbox;
+use crate::error::Code;
 use crate::manager::{Failure, Manager, Slot};
 use crate::providers::{ProviderError, SmsMessage};
+use crate::store::outbox::{self as store, Attempt};
+use crate::store::Unique;
 
 /// Attempts before a message is given up (dead-lettered).
 pub const MAX_ATTEMPTS: i64 = 20;
+/// Messages sent per round of the outbox job.
+const BATCH: u64 = 50;
+/// The longest wait between two attempts.
+const MAX_BACKOFF_SECS: i64 = 1800;
+
 /// How long a claimed message is left to its sender: longer than the slowest send can
 /// take (every SMS provider tried once, each within its timeout, never repeated), so
 /// no other replica claims a message while its send may still be under way.
@@ -40,16 +44,6 @@ fn lease_secs(manager: &Manager) -> i64 {
         .map(|s| s.config.timeout.as_secs())
         .sum();
     (sending as i64 + 30).max(60)
-}
-
-/// The first retry's delay, doubled on every attempt (`INTEGRATIONS_SMS_RETRY_SECS`,
-/// default 15).
-fn retry_base_secs() -> i64 {
-    std::env::var("INTEGRATIONS_SMS_RETRY_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15i64)
-        .clamp(1, 600)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -73,8 +67,7 @@ pub struct SmsView {
     /// Masked: `+86138****0000`.
     pub phone: String,
     pub template: String,
-    /// pending (queued, will be retried), sent, rejected, dead or unknown.
-    pub status: String,
+    pub status: SmsStatus,
     pub attempts: i64,
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
@@ -82,9 +75,9 @@ pub struct SmsView {
     pub next_attempt_at: Option<chrono::DateTime<Utc>>,
     pub created_at: chrono::DateTime<Utc>,
     pub sent_at: Option<chrono::DateTime<Utc>>,
-    /// After `sent`, from `?refresh=true`: delivered or failed; null while the
-    /// provider has no report.
-    pub delivery: Option<String>,
+    /// After `sent`, from `?refresh=true` or the report job; null while the provider
+    /// has no report.
+    pub delivery: Option<Delivery>,
     /// The provider's report: status, code, when the phone got it.
     pub delivery_detail: Option<String>,
     pub delivery_checked_at: Option<chrono::DateTime<Utc>>,
@@ -124,13 +117,17 @@ pub fn normalize_phone(phone: &str) -> Option<String> {
     (p.len() == 11 && p.starts_with('1') && digits(&p)).then(|| format!("+86{p}"))
 }
 
+/// Checks the request; the phone number in E.164.
 pub fn validate(req: &NewSms) -> AppResult<String> {
     let mut errors = FieldErrors::new();
     let phone = normalize_phone(&req.phone);
     if phone.is_none() {
         errors.add(
             "phone",
-            "an E.164 number (+86…) or an 11-digit mainland number",
+            tr!(
+                "应为 E.164 号码（+86…）或 11 位大陆手机号",
+                "an E.164 number (+86…) or an 11-digit mainland number"
+            ),
         );
     }
     if req.template.is_empty()
@@ -140,11 +137,20 @@ pub fn validate(req: &NewSms) -> AppResult<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        errors.add("template", "1 to 64 of A–Z a–z 0–9 _ -");
+        errors.add(
+            "template",
+            tr!(
+                "应为 1 到 64 个 A–Z a–z 0–9 _ - 字符",
+                "1 to 64 of A–Z a–z 0–9 _ -"
+            ),
+        );
     }
     for (k, v) in &req.params {
         if !(v.is_string() || v.is_number()) {
-            errors.add(&format!("params.{k}"), "a string or a number");
+            errors.add(
+                &format!("params.{k}"),
+                tr!("应为字符串或数字", "a string or a number"),
+            );
         }
     }
     if req
@@ -152,14 +158,30 @@ pub fn validate(req: &NewSms) -> AppResult<String> {
         .as_deref()
         .is_some_and(|m| m.is_empty() || m.len() > 64)
     {
-        errors.add("message_id", "1 to 64 characters");
+        errors.add(
+            "message_id",
+            tr!("应为 1 到 64 个字符", "1 to 64 characters"),
+        );
     }
     errors.into_result()?;
     Ok(phone.unwrap_or_default())
 }
 
+/// The message's id: the caller's, or derived from its idempotency key (so that a
+/// retried request finds the same message), or new.
+pub fn message_id(given: Option<&str>, idempotency: Option<&str>, tenant: i64) -> String {
+    match (given, idempotency) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(key)) => format!(
+            "sms-{}",
+            &crate::client::digest::sha256_hex(format!("{tenant}:{key}").as_bytes())[..24]
+        ),
+        (None, None) => format!("sms-{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
 /// Per-number limits across providers (`sms_phone_throttle`), shared by replicas.
-pub async fn throttle(kernel: &Kernel, manager: &Manager, phone: &str) -> AppResult<()> {
+async fn throttle(kernel: &Kernel, manager: &Manager, phone: &str) -> AppResult<()> {
     let t = manager.registry().phone_throttle.clone();
     let index = kernel.pii.index(phone);
     let now = Utc::now().timestamp();
@@ -176,87 +198,47 @@ pub async fn throttle(kernel: &Kernel, manager: &Manager, phone: &str) -> AppRes
             .cache
             .incr(&key, Duration::from_secs(secs as u64 + 5))
             .await
-            .map_err(|e| AppError::unavailable(&format!("cache ({})", e.0)))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e.0, "SMS throttle counter unavailable");
+                AppError::unavailable("cache")
+            })?;
         if n > i64::from(limit) {
             let retry_after = secs - now % secs;
-            return Err(AppError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                "SMS_THROTTLED",
-                format!("this number already got {limit} message(s) this {what}"),
-            )
-            .with_details(
-                serde_json::json!({ "limit": limit, "window": what, "retry_after": retry_after }),
+            return Err(Code::SmsThrottled.err().with_details(
+                json!({ "limit": limit, "window": what, "retry_after": retry_after }),
             ));
         }
     }
     Ok(())
 }
 
-/// Stores the message (or finds it again: the id is unique); true when it is new.
-pub async fn enqueue(
+/// A message posted by `tenant`: stored (unless its id is already the tenant's: then
+/// the stored one), then one delivery attempt if it is due; the message afterwards.
+pub async fn submit(
     kernel: &Kernel,
+    manager: &Manager,
     tenant: i64,
     phone: &str,
     req: &NewSms,
     message_id: String,
-) -> AppResult<(sms_outbox::Model, bool)> {
-    if let Some(existing) = sms_outbox::Entity::find()
-        .filter(sms_outbox::Column::MessageId.eq(&message_id))
-        .one(&kernel.db)
-        .await?
-    {
-        if existing.tenant_id != tenant {
-            return Err(AppError::conflict(
-                "MESSAGE_ID_TAKEN",
-                "this message_id is already used",
-            ));
+) -> AppResult<sms_outbox::Model> {
+    let row = match store::by_message_id(&kernel.db, tenant, &message_id).await? {
+        Unique::Mine(row) => row,
+        Unique::Taken => return Err(Code::MessageIdTaken.err()),
+        Unique::Free => {
+            throttle(kernel, manager, phone).await?;
+            let new = store::NewMessage {
+                tenant,
+                message_id,
+                phone_enc: kernel.pii.encrypt(phone),
+                phone_index: kernel.pii.index(phone),
+                template: req.template.clone(),
+                params: Value::Object(req.params.clone()),
+            };
+            store::insert(&kernel.db, new).await?
         }
-        return Ok((existing, false));
-    }
-    let row = sms_outbox::ActiveModel {
-        tenant_id: Set(tenant),
-        message_id: Set(message_id),
-        phone_enc: Set(kernel.pii.encrypt(phone)),
-        phone_index: Set(kernel.pii.index(phone)),
-        template: Set(req.template.clone()),
-        params: Set(Value::Object(req.params.clone())),
-        status: Set("pending".into()),
-        attempts: Set(0),
-        next_attempt_at: Set(None),
-        provider: Set(None),
-        provider_message_id: Set(None),
-        last_error: Set(None),
-        created_at: Set(Utc::now()),
-        sent_at: Set(None),
-        delivery: Set(None),
-        delivery_detail: Set(None),
-        delivery_checked_at: Set(None),
-        delivery_next_check_at: Set(None),
-        ..Default::default()
     };
-    Ok((row.insert(&kernel.db).await?, true))
-}
-
-/// Claims a pending message whose time has come: true when this caller won it.
-async fn claim(kernel: &Kernel, manager: &Manager, row: &sms_outbox::Model) -> AppResult<bool> {
-    let now = Utc::now();
-    let claimed = sms_outbox::Entity::update_many()
-        .col_expr(sms_outbox::Column::Attempts, Expr::value(row.attempts + 1))
-        .col_expr(
-            sms_outbox::Column::NextAttemptAt,
-            Expr::value(now + chrono::Duration::seconds(lease_secs(manager))),
-        )
-        .filter(sms_outbox::Column::Id.eq(row.id))
-        .filter(sms_outbox::Column::Status.eq("pending"))
-        .filter(sms_outbox::Column::Attempts.eq(row.attempts))
-        .filter(
-            Condition::any()
-                .add(sms_outbox::Column::NextAttemptAt.is_null())
-                .add(sms_outbox::Column::NextAttemptAt.lte(now)),
-        )
-        .exec(&kernel.db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
+    deliver(kernel, manager, row).await
 }
 
 /// One delivery attempt of a stored message (if it is due and this caller claims it);
@@ -266,8 +248,10 @@ pub async fn deliver(
     manager: &Manager,
     row: sms_outbox::Model,
 ) -> AppResult<sms_outbox::Model> {
-    if row.status != "pending" || !claim(kernel, manager, &row).await? {
-        return reload(kernel, row.id).await;
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(lease_secs(manager));
+    if row.status != SmsStatus::Pending || !store::claim(&kernel.db, &row, now, lease).await? {
+        return reload(kernel, &row).await;
     }
     let attempts = row.attempts + 1;
     let phone = kernel
@@ -302,118 +286,75 @@ pub async fn deliver(
         })
         .await;
     let now = Utc::now();
-    // Only the claim this sender holds: its attempt count.
-    let mut update = sms_outbox::Entity::update_many()
-        .filter(sms_outbox::Column::Id.eq(row.id))
-        .filter(sms_outbox::Column::Attempts.eq(attempts));
-    let outcome = match result {
-        Ok((slot, accepted)) => {
-            update = update
-                .col_expr(sms_outbox::Column::Status, Expr::value("sent"))
-                .col_expr(
-                    sms_outbox::Column::Provider,
-                    Expr::value(slot.config.name.clone()),
-                )
-                .col_expr(
-                    sms_outbox::Column::ProviderMessageId,
-                    Expr::value(accepted.provider_message_id),
-                )
-                .col_expr(sms_outbox::Column::SentAt, Expr::value(now))
-                .col_expr(
-                    sms_outbox::Column::DeliveryNextCheckAt,
-                    Expr::value(super::sms_reports::first_check(now)),
-                )
-                .col_expr(
-                    sms_outbox::Column::NextAttemptAt,
-                    Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                )
-                .col_expr(
-                    sms_outbox::Column::LastError,
-                    Expr::value(Option::<String>::None),
-                );
-            "sent"
+    let not_sent = |reason: String| {
+        if attempts >= MAX_ATTEMPTS {
+            Attempt::Dead { error: reason }
+        } else {
+            // 15 s, 30 s, 1 min … (by default) at most 30 min between attempts.
+            let base = manager.settings.sms_retry().num_seconds();
+            let backoff = (base << (attempts - 1).min(7)).min(MAX_BACKOFF_SECS);
+            Attempt::Retry {
+                at: now + chrono::Duration::seconds(backoff),
+                error: reason,
+            }
         }
+    };
+    let attempt = match result {
+        Ok((slot, accepted)) => Attempt::Sent {
+            provider: slot.config.name.clone(),
+            provider_message_id: accepted.provider_message_id,
+            at: now,
+            first_check: super::sms_reports::first_check(manager.settings.sms_report_gap(), now),
+        },
         Err(Failure::Rejected {
             provider,
             code,
             message,
-        }) => {
-            update = update
-                .col_expr(sms_outbox::Column::Status, Expr::value("rejected"))
-                .col_expr(sms_outbox::Column::Provider, Expr::value(provider.clone()))
-                .col_expr(
-                    sms_outbox::Column::LastError,
-                    Expr::value(format!("{provider}: {code}: {message}")),
-                );
-            "rejected"
+        }) => Attempt::Rejected {
+            error: format!("{provider}: {code}: {message}"),
+            provider,
+        },
+        Err(Failure::Ambiguous { provider, message }) => Attempt::Unknown {
+            error: format!("{provider}: no answer after sending ({message}); not resent"),
+            provider,
+        },
+        Err(Failure::NoProvider) => {
+            not_sent("no enabled provider knows this template or has budget left".into())
         }
-        Err(Failure::Ambiguous { provider, message }) => {
-            update = update
-                .col_expr(sms_outbox::Column::Status, Expr::value("unknown"))
-                .col_expr(sms_outbox::Column::Provider, Expr::value(provider.clone()))
-                .col_expr(
-                    sms_outbox::Column::LastError,
-                    Expr::value(format!(
-                        "{provider}: no answer after sending ({message}); not resent"
-                    )),
-                );
-            "unknown"
-        }
-        Err(failure) => {
-            let reason = match failure {
-                Failure::NoProvider => {
-                    "no enabled provider knows this template or has budget left".to_string()
-                }
-                Failure::AllUnavailable { tried } => tried
-                    .iter()
-                    .map(|(p, e)| format!("{p}: {e}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                _ => String::new(),
-            };
-            if attempts >= MAX_ATTEMPTS {
-                update = update
-                    .col_expr(sms_outbox::Column::Status, Expr::value("dead"))
-                    .col_expr(sms_outbox::Column::LastError, Expr::value(reason));
-                "dead"
-            } else {
-                // 15 s, 30 s, 1 min … (by default) at most 30 min between attempts.
-                let backoff = (retry_base_secs() << (attempts - 1).min(7)).min(1800);
-                update = update
-                    .col_expr(
-                        sms_outbox::Column::NextAttemptAt,
-                        Expr::value(now + chrono::Duration::seconds(backoff)),
-                    )
-                    .col_expr(sms_outbox::Column::LastError, Expr::value(reason));
-                "retry"
-            }
-        }
+        Err(Failure::AllUnavailable { tried }) => not_sent(
+            tried
+                .iter()
+                .map(|(p, e)| format!("{p}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
     };
-    update.exec(&kernel.db).await?;
+    let outcome = match &attempt {
+        Attempt::Sent { .. } => SmsStatus::Sent.as_str(),
+        Attempt::Rejected { .. } => SmsStatus::Rejected.as_str(),
+        Attempt::Unknown { .. } => SmsStatus::Unknown.as_str(),
+        Attempt::Dead { .. } => SmsStatus::Dead.as_str(),
+        Attempt::Retry { .. } => "retry",
+    };
+    store::record_attempt(&kernel.db, &row, attempts, attempt).await?;
     manager.metrics.sms.with_label_values(&[outcome]).inc();
-    reload(kernel, row.id).await
+    reload(kernel, &row).await
 }
 
-pub(super) async fn reload(kernel: &Kernel, id: i64) -> AppResult<sms_outbox::Model> {
-    sms_outbox::Entity::find_by_id(id)
-        .one(&kernel.db)
+/// The message as it is now.
+pub(super) async fn reload(
+    kernel: &Kernel,
+    row: &sms_outbox::Model,
+) -> AppResult<sms_outbox::Model> {
+    store::reload(&kernel.db, row)
         .await?
-        .ok_or_else(|| AppError::not_found("SMS message"))
+        .ok_or_else(|| AppError::not_found("sms_message"))
 }
 
-/// Delivers the pending messages that are due, oldest first; how many were tried.
+/// One round of the outbox job: the pending messages that are due, oldest first; how
+/// many were tried.
 pub async fn deliver_due(kernel: &Kernel, manager: &Manager) -> AppResult<usize> {
-    let due = sms_outbox::Entity::find()
-        .filter(sms_outbox::Column::Status.eq("pending"))
-        .filter(
-            Condition::any()
-                .add(sms_outbox::Column::NextAttemptAt.is_null())
-                .add(sms_outbox::Column::NextAttemptAt.lte(Utc::now())),
-        )
-        .order_by_asc(sms_outbox::Column::Id)
-        .limit(50)
-        .all(&kernel.db)
-        .await?;
+    let due = store::due(&kernel.db, Utc::now(), BATCH).await?;
     let n = due.len();
     for row in due {
         deliver(kernel, manager, row).await?;
@@ -421,13 +362,13 @@ pub async fn deliver_due(kernel: &Kernel, manager: &Manager) -> AppResult<usize>
     Ok(n)
 }
 
+/// The tenant's message `message_id`.
 pub async fn find(kernel: &Kernel, tenant: i64, message_id: &str) -> AppResult<sms_outbox::Model> {
-    sms_outbox::Entity::find()
-        .filter(sms_outbox::Column::MessageId.eq(message_id))
-        .filter(sms_outbox::Column::TenantId.eq(tenant))
-        .one(&kernel.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("SMS message"))
+    match store::by_message_id(&kernel.db, tenant, message_id).await? {
+        Unique::Mine(row) => Ok(row),
+        // Another tenant's message is not found, as any other tenant's row.
+        Unique::Taken | Unique::Free => Err(AppError::not_found("sms_message")),
+    }
 }
 
 #[cfg(test)]

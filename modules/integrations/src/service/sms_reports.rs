@@ -2,25 +2,25 @@
 //! sent it — on demand (`GET /sms/{id}?refresh=true`) and by a job that checks recent
 //! sends until a final report comes in.
 //!
-//! The job checks a message first `report_secs()` after it was sent, then at gaps of
+//! The job checks a message first `sms_report_secs` after it was sent, then at gaps of
 //! half its age, never shorter than that (at 1, 2, 3, 4.5, 6.75 … minutes with the
 //! default), so one that never gets a report costs about twenty queries over the
-//! [`REPORT_WINDOW_HOURS`] it is followed, not thousands. The next check is a column (`delivery_next_check_at`,
-//! indexed), so a round reads only what is due however many sends are followed; a
-//! checker claims a message by moving that time forward with a conditional update, so
-//! replicas do not ask the provider twice for it.
+//! [`REPORT_WINDOW_HOURS`] it is followed, not thousands. The next check is a column
+//! (`delivery_next_check_at`, indexed), so a round reads only what is due however many
+//! sends are followed; a checker claims a message by moving that time forward with a
+//! conditional update, so replicas do not ask the provider twice for it.
 
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use chrono::{DateTime, Duration, Utc};
 use shopops_kernel::{AppError, AppResult, Kernel};
 
 use super::sms::reload;
+use super::states::{Delivery, SmsStatus};
 use crate::config::Capability;
 use crate::entities::sms_outbox;
 use crate::error;
 use crate::manager::Manager;
 use crate::providers::{DeliveryQuery, ProviderError};
+use crate::store::outbox as store;
 
 /// How long after a send reports are looked for: carriers report within minutes, and a
 /// phone that stays off for two days is not worth asking about again.
@@ -28,31 +28,25 @@ pub const REPORT_WINDOW_HOURS: i64 = 48;
 /// Messages checked per round of the job.
 const BATCH: u64 = 50;
 
-/// The shortest gap between two checks of one message, and before the first
-/// (`INTEGRATIONS_SMS_REPORT_SECS`, default 60).
-pub fn report_secs() -> i64 {
-    std::env::var("INTEGRATIONS_SMS_REPORT_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60i64)
-        .clamp(1, 3600)
-}
-
 /// How long a claimed check is left to its checker before another may take it: longer
 /// than a provider's answer can take.
 const CLAIM_SECS: i64 = 120;
 
-/// The first check of a message sent at `sent_at`.
-pub fn first_check(sent_at: DateTime<Utc>) -> DateTime<Utc> {
-    sent_at + chrono::Duration::seconds(report_secs())
+/// The first check of a message sent at `sent_at`; `gap` is the shortest gap between
+/// checks (`sms_report_secs`).
+pub fn first_check(gap: Duration, sent_at: DateTime<Utc>) -> DateTime<Utc> {
+    sent_at + gap
 }
 
 /// The check after one at `checked_at` that brought no final report; None once that
 /// is past the window.
-fn next_check(sent_at: DateTime<Utc>, checked_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let gap = chrono::Duration::seconds(report_secs()).max((checked_at - sent_at) / 2);
-    Some(checked_at + gap)
-        .filter(|at| *at <= sent_at + chrono::Duration::hours(REPORT_WINDOW_HOURS))
+fn next_check(
+    gap: Duration,
+    sent_at: DateTime<Utc>,
+    checked_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let gap = gap.max((checked_at - sent_at) / 2);
+    Some(checked_at + gap).filter(|at| *at <= sent_at + Duration::hours(REPORT_WINDOW_HOURS))
 }
 
 /// Asks the provider that sent the message whether it reached the phone, and keeps
@@ -67,7 +61,7 @@ pub async fn refresh_delivery(
     else {
         return Ok(row);
     };
-    if row.status != "sent" || row.delivery.is_some() {
+    if row.status != SmsStatus::Sent || row.delivery.is_some() {
         return Ok(row);
     }
     let slot = manager.provider(Capability::Sms, provider).ok_or_else(|| {
@@ -97,43 +91,22 @@ pub async fn refresh_delivery(
             count(manager, provider, "error");
             error::provider_error(provider, e)
         })?;
+    let report = report.map(|r| (Delivery::of(r.delivered), r.detail));
     count(
         manager,
         provider,
         match &report {
-            Some(r) if r.delivered => "delivered",
-            Some(_) => "failed",
+            Some((delivery, _)) => delivery.as_str(),
             None => "none",
         },
     );
     let now = Utc::now();
-    let mut update = sms_outbox::Entity::update_many()
-        .filter(sms_outbox::Column::Id.eq(row.id))
-        .col_expr(sms_outbox::Column::DeliveryCheckedAt, Expr::value(now))
-        .col_expr(
-            sms_outbox::Column::DeliveryNextCheckAt,
-            Expr::value(match report {
-                Some(_) => None,
-                None => next_check(sent_at, now),
-            }),
-        );
-    if let Some(report) = report {
-        update = update
-            .col_expr(
-                sms_outbox::Column::Delivery,
-                Expr::value(if report.delivered {
-                    "delivered"
-                } else {
-                    "failed"
-                }),
-            )
-            .col_expr(
-                sms_outbox::Column::DeliveryDetail,
-                Expr::value(report.detail),
-            );
-    }
-    update.exec(&kernel.db).await?;
-    reload(kernel, row.id).await
+    let next = match report {
+        Some(_) => None,
+        None => next_check(manager.settings.sms_report_gap(), sent_at, now),
+    };
+    store::save_check(&kernel.db, &row, now, report, next).await?;
+    reload(kernel, &row).await
 }
 
 fn count(manager: &Manager, provider: &str, outcome: &str) {
@@ -144,51 +117,29 @@ fn count(manager: &Manager, provider: &str, outcome: &str) {
         .inc();
 }
 
-/// Claims a due message for one check: true when this caller won it. The claim moves
-/// its next check [`CLAIM_SECS`] ahead, so a replica that found it due too misses it;
-/// the check then sets the real next time (or a crash leaves it to be retried).
-async fn claim(kernel: &Kernel, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
-    let claimed = sms_outbox::Entity::update_many()
-        .col_expr(
-            sms_outbox::Column::DeliveryNextCheckAt,
-            Expr::value(now + chrono::Duration::seconds(CLAIM_SECS)),
-        )
-        .filter(sms_outbox::Column::Id.eq(id))
-        .filter(sms_outbox::Column::DeliveryNextCheckAt.lte(now))
-        .exec(&kernel.db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
 /// One round of the job: checks the sends that are due, oldest due first; how many
-/// were asked. A provider that cannot answer now is asked again at the next check.
+/// were asked. A claim moves a message's next check [`CLAIM_SECS`] ahead, so a replica
+/// that found it due too misses it; the check then sets the real next time (or a crash
+/// leaves it to be retried). A provider that cannot answer now is asked again at the
+/// next check.
 pub async fn check_due(kernel: &Kernel, manager: &Manager) -> AppResult<usize> {
     let now = Utc::now();
-    let due = sms_outbox::Entity::find()
-        .filter(sms_outbox::Column::DeliveryNextCheckAt.lte(now))
-        .filter(sms_outbox::Column::Status.eq("sent"))
-        .filter(sms_outbox::Column::Delivery.is_null())
-        .order_by_asc(sms_outbox::Column::DeliveryNextCheckAt)
-        .limit(BATCH)
-        .all(&kernel.db)
-        .await?;
+    let due = store::reports_due(&kernel.db, now, BATCH).await?;
     let mut asked = 0;
     for row in due {
-        if !claim(kernel, row.id, now).await? {
+        let claimed_until = now + Duration::seconds(CLAIM_SECS);
+        if !store::claim_check(&kernel.db, &row, now, claimed_until).await? {
             continue;
         }
         asked += 1;
-        let (id, sent_at) = (row.id, row.sent_at);
+        let (kept, sent_at) = (row.clone(), row.sent_at);
         let provider = row.provider.clone().unwrap_or_default();
         if let Err(e) = refresh_delivery(kernel, manager, row).await {
             // No answer now: the next check is the one after this.
-            let next = sent_at.and_then(|sent| next_check(sent, now));
-            sms_outbox::Entity::update_many()
-                .col_expr(sms_outbox::Column::DeliveryNextCheckAt, Expr::value(next))
-                .filter(sms_outbox::Column::Id.eq(id))
-                .exec(&kernel.db)
-                .await?;
-            tracing::info!(sms_id = id, %provider, "no delivery report now: {}", e.message);
+            let next =
+                sent_at.and_then(|sent| next_check(manager.settings.sms_report_gap(), sent, now));
+            store::set_next_check(&kernel.db, &kept, next).await?;
+            tracing::info!(sms_id = kept.id, %provider, error = %e, "no delivery report now");
         }
     }
     Ok(asked)
@@ -200,6 +151,9 @@ mod tests {
 
     #[test]
     fn checks_spread_out_as_a_message_ages_and_stop_after_the_window() {
+        let gap = crate::config::IntegrationsSettings::default().sms_report_gap();
+        let first_check = |sent| first_check(gap, sent);
+        let next_check = |sent, at| next_check(gap, sent, at);
         let sent = Utc::now();
         let secs = chrono::Duration::seconds;
         assert_eq!(first_check(sent), sent + secs(60));

@@ -1,18 +1,27 @@
 //! Objects of a tenant, under `tenants/<id>/` in whichever store takes them: writes go
-//! to the highest-priority store that is up (seed 002's storage fallback: the next
-//! provider), reads look in every store in order, deletes reach every store.
+//! to the highest-priority store that is up (when a store is down, the next one),
+//! reads look in every store in order, deletes reach every store. And the local
+//! store's presigned URLs, checked here when they come back.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use shopops_kernel::error::FieldErrors;
-use shopops_kernel::{AppError, AppResult};
+use shopops_kernel::outside::CircuitState;
+use shopops_kernel::{tr, AppError, AppResult};
 
 use crate::config::Capability;
-use crate::error;
+use crate::error::{self, Code};
 use crate::manager::{Failure, Manager, Slot};
-use crate::providers::{PresignMethod, ProviderError, StoredObject};
+use crate::providers::local::url_signature;
+use crate::providers::{PresignMethod, ProviderError, StorageProvider, StoredObject};
+
+/// The longest a presigned URL is valid: 7 days, as long as S3 allows.
+const MAX_PRESIGN_SECS: u64 = 7 * 86_400;
+/// A presigned URL's validity when the caller does not say.
+const DEFAULT_PRESIGN_SECS: u64 = 900;
 
 /// The key inside the stores: the tenant's prefix and the caller's key.
 pub fn object_key(tenant: i64, key: &str) -> AppResult<String> {
@@ -28,7 +37,10 @@ pub fn object_key(tenant: i64, key: &str) -> AppResult<String> {
         let mut errors = FieldErrors::new();
         errors.add(
             "key",
-            "1 to 512 characters, `/`-separated, no empty, `.` or `..` parts",
+            tr!(
+                "应为 1 到 512 个字符，以 `/` 分隔，不含空段、`.` 或 `..`",
+                "1 to 512 characters, `/`-separated, no empty, `.` or `..` parts"
+            ),
         );
         return Err(AppError::validation(errors));
     }
@@ -57,7 +69,7 @@ pub async fn put(
             }
         })
         .await
-        .map_err(|f| error::failure("STORAGE_UNAVAILABLE", "storage", f))?;
+        .map_err(|f| error::failure(Code::StorageUnavailable, f))?;
     Ok(slot.config.name)
 }
 
@@ -87,8 +99,7 @@ where
         Err(AppError::not_found("object"))
     } else {
         Err(error::failure(
-            "STORAGE_UNAVAILABLE",
-            "storage",
+            Code::StorageUnavailable,
             Failure::AllUnavailable { tried: unavailable },
         ))
     }
@@ -100,8 +111,7 @@ pub async fn delete(manager: &Manager, key: &str) -> AppResult<()> {
     let candidates = manager.candidates(Capability::Storage);
     if candidates.is_empty() {
         return Err(error::failure(
-            "STORAGE_UNAVAILABLE",
-            "storage",
+            Code::StorageUnavailable,
             Failure::NoProvider,
         ));
     }
@@ -119,8 +129,7 @@ pub async fn delete(manager: &Manager, key: &str) -> AppResult<()> {
         Ok(())
     } else {
         Err(error::failure(
-            "STORAGE_UNAVAILABLE",
-            "storage",
+            Code::StorageUnavailable,
             Failure::AllUnavailable { tried: failed },
         ))
     }
@@ -148,8 +157,7 @@ pub async fn presign(
         }
         PresignMethod::Put => {
             let candidates = manager.candidates(Capability::Storage);
-            let open =
-                |s: &Slot| s.health.breaker.state() == shopops_kernel::outside::CircuitState::Open;
+            let open = |s: &Slot| s.health.breaker.state() == CircuitState::Open;
             candidates
                 .iter()
                 .find(|s| !open(s))
@@ -157,11 +165,88 @@ pub async fn presign(
                 .cloned()
         }
     }
-    .ok_or_else(|| error::failure("STORAGE_UNAVAILABLE", "storage", Failure::NoProvider))?;
+    .ok_or_else(|| error::failure(Code::StorageUnavailable, Failure::NoProvider))?;
     let url = slot
         .storage()
         .ok_or_else(|| AppError::internal("not a storage provider"))?
         .presign(key, method, expires)
         .map_err(|e| error::provider_error(&slot.config.name, e))?;
     Ok((slot.config.name.clone(), url))
+}
+
+/// How long a presigned URL is to be valid (`expires_secs`: 1 s to 7 days, default 900).
+pub fn presign_expiry(expires_secs: Option<u64>) -> AppResult<Duration> {
+    let secs = expires_secs.unwrap_or(DEFAULT_PRESIGN_SECS);
+    if !(1..=MAX_PRESIGN_SECS).contains(&secs) {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "expires_secs",
+            tr!("应为 1 到 {MAX_PRESIGN_SECS}", "1 to {MAX_PRESIGN_SECS}"),
+        );
+        return Err(AppError::validation(errors));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A local-store URL as it came back: what it was signed for, and its signature.
+pub struct SignedUrl<'a> {
+    /// The method it was signed for.
+    pub method: &'a str,
+    /// The object's key inside the stores.
+    pub key: &'a str,
+    /// Unix seconds.
+    pub expires: i64,
+    pub signature: &'a str,
+}
+
+/// The local store (its name and adapter), if `url` is valid for a `method` request
+/// now: signed with this server's key for that method, key and expiry, not expired.
+fn local_store_for(
+    manager: &Manager,
+    url_key: &[u8],
+    url: &SignedUrl<'_>,
+    method: PresignMethod,
+) -> AppResult<(String, Arc<dyn StorageProvider>)> {
+    let expected = url_signature(url_key, url.method, url.key, url.expires);
+    let fresh = url.expires >= chrono::Utc::now().timestamp();
+    let same: bool =
+        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), url.signature.as_bytes()).into();
+    if !fresh || !same || url.method != method.as_str() {
+        return Err(Code::InvalidSignedUrl.err());
+    }
+    manager
+        .candidates(Capability::Storage)
+        .into_iter()
+        .filter(|s| s.config.kind == "local")
+        .find_map(|s| Some((s.config.name.clone(), s.storage()?.clone())))
+        .ok_or_else(|| Code::InvalidSignedUrl.err())
+}
+
+/// A write through a local-store presigned URL.
+pub async fn signed_put(
+    manager: &Manager,
+    url_key: &[u8],
+    url: &SignedUrl<'_>,
+    bytes: Bytes,
+    content_type: &str,
+) -> AppResult<()> {
+    let (name, store) = local_store_for(manager, url_key, url, PresignMethod::Put)?;
+    store
+        .put(url.key, bytes, content_type)
+        .await
+        .map_err(|e| error::provider_error(&name, e))
+}
+
+/// A read through a local-store presigned URL.
+pub async fn signed_get(
+    manager: &Manager,
+    url_key: &[u8],
+    url: &SignedUrl<'_>,
+) -> AppResult<StoredObject> {
+    let (name, store) = local_store_for(manager, url_key, url, PresignMethod::Get)?;
+    store
+        .get(url.key)
+        .await
+        .map_err(|e| error::provider_error(&name, e))?
+        .ok_or_else(|| AppError::not_found("object"))
 }

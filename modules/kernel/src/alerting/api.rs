@@ -14,10 +14,11 @@ use crate::audit::{self, Change};
 use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::{alert_event, alert_silence, alert_state};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Code, FieldErrors};
 use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, WriteOutcome};
+use crate::{permissions, tr, validate};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -103,7 +104,7 @@ pub async fn list_alerts(
     principal: Principal,
     filter: web::Query<AlertFilter>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "alerts:read")?;
+    principal.require(&kernel, &permissions::ALERTS_READ)?;
     let filter = filter.into_inner();
     let page = PageQuery {
         limit: filter.limit,
@@ -137,7 +138,7 @@ pub async fn list_rules(
     kernel: web::Data<Kernel>,
     principal: Principal,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "alerts:read")?;
+    principal.require(&kernel, &permissions::ALERTS_READ)?;
     let firing = alert_state::Entity::find()
         .filter(alert_state::Column::Status.eq("firing"))
         .all(&kernel.db)
@@ -188,16 +189,25 @@ pub async fn silence_rule(
     rule: web::Path<String>,
     body: web::Json<SilenceRequest>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "alerts:manage")?;
+    principal.require(&kernel, &permissions::ALERTS_MANAGE)?;
     let rule = rule.into_inner();
     known_rule(&kernel, &rule)?;
     let mut errors = FieldErrors::new();
     if !(60..=7 * 24 * 3600).contains(&body.duration_secs) {
-        errors.add("duration_secs", "must be 60 to 604800");
+        errors.add(
+            "duration_secs",
+            tr!("必须为 60 到 604800", "must be 60 to 604800"),
+        );
     }
-    if body.reason.trim().is_empty() || body.reason.chars().count() > 500 {
-        errors.add("reason", "must be 1 to 500 characters");
+    if body.reason.trim().is_empty() {
+        errors.add("reason", tr!("请填写原因", "give a reason"));
     }
+    validate::free_text(
+        "reason",
+        &body.reason,
+        validate::REASON_MAX_CHARS,
+        &mut errors,
+    );
     errors.into_result()?;
     let until = Utc::now() + chrono::Duration::seconds(body.duration_secs as i64);
     idempotency::execute(&kernel, None, async |txn| {
@@ -256,7 +266,7 @@ pub async fn unsilence_rule(
     ctx: RequestContext,
     rule: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "alerts:manage")?;
+    principal.require(&kernel, &permissions::ALERTS_MANAGE)?;
     let rule = rule.into_inner();
     known_rule(&kernel, &rule)?;
     idempotency::execute(&kernel, None, async |txn| {
@@ -293,16 +303,13 @@ pub async fn test_channel(
     principal: Principal,
     name: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "alerts:manage")?;
+    principal.require(&kernel, &permissions::ALERTS_MANAGE)?;
     let name = name.into_inner();
     let alerting = &kernel.alerting;
     if !CHANNELS.contains(&name.as_str()) || !alerting.channels.is_configured(&name) {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "CHANNEL_NOT_CONFIGURED",
-            format!("alert channel `{name}` is not configured"),
-        )
-        .with_details(json!({ "configured_channels": alerting.channels.configured() })));
+        return Err(Code::ChannelNotConfigured.err().with_details(
+            json!({ "channel": name, "configured_channels": alerting.channels.configured() }),
+        ));
     }
     let notice = alerting.notice(
         "channel_test",
@@ -321,11 +328,8 @@ pub async fn test_channel(
             channel: name,
             delivered: true,
         })),
-        other => Err(AppError::new(
-            StatusCode::BAD_GATEWAY,
-            "CHANNEL_DELIVERY_FAILED",
-            format!("the test notice was not delivered on `{name}`"),
-        )
-        .with_details(json!({ "channel": name, "error": other.unwrap_or("not attempted") }))),
+        other => Err(Code::ChannelDeliveryFailed
+            .err()
+            .with_details(json!({ "channel": name, "error": other.unwrap_or("not attempted") }))),
     }
 }

@@ -25,7 +25,7 @@ use crate::outside::{OutsideCalls, Repeat};
 pub const CHANNELS: &[&str] = &["email", "wecom", "dingtalk", "feishu", "webhook"];
 const CHAT: &[&str] = &["wecom", "dingtalk", "feishu"];
 
-/// Seed 001's routing: critical → every channel; warning → e-mail and chat robots;
+/// Severity routing (docs/configuration.md, "Alerting"): critical → every channel; warning → e-mail and chat robots;
 /// info → chat robots. The generic webhook (an on-call pager, say) gets critical only.
 pub fn route(severity: Severity) -> Vec<&'static str> {
     match severity {
@@ -78,7 +78,7 @@ impl Channels {
             non_empty(&config.alert_feishu_url),
             non_empty(&config.alert_feishu_secret),
         );
-        // Seed 003's single ALERT_WEBHOOK_URL, typed by ALERT_WEBHOOK_TYPE.
+        // The single ALERT_WEBHOOK_URL, typed by ALERT_WEBHOOK_TYPE.
         if let Some(url) = non_empty(&config.alert_webhook_url) {
             let (name, secret) = match config.alert_webhook_type.as_str() {
                 "wechat" | "wecom" => ("wecom", None),

@@ -12,7 +12,7 @@ use crate::db;
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub rule: &'static str,
-    /// The rule plus its subject (`outside_success_rate:kuaishou`): one alert each.
+    /// The rule plus its subject (`outside_success_rate:<target>`): one alert each.
     pub key: String,
     pub severity: Severity,
     pub firing: bool,

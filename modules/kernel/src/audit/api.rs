@@ -11,6 +11,7 @@ use crate::context::Kernel;
 use crate::entities::audit_log;
 use crate::error::AppResult;
 use crate::http::pagination::{Order, PageQuery};
+use crate::permissions;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -98,7 +99,7 @@ pub async fn list_audit_logs(
     principal: Principal,
     filter: web::Query<AuditFilter>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "audit:read")?;
+    principal.require(&kernel, &permissions::AUDIT_READ)?;
     let filter = filter.into_inner();
     let page = PageQuery {
         limit: filter.limit,

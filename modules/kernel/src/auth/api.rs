@@ -9,9 +9,14 @@ use crate::auth::service::{self, TokenPair};
 use crate::auth::{AuthMethod, Principal};
 use crate::context::Kernel;
 use crate::entities::tenant;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppResult, Code, FieldErrors};
 use crate::http::RequestContext;
 use crate::identity::tenants::TenantView;
+use crate::tr;
+
+/// Answers that carry tokens or who the caller is must not be kept by any cache.
+pub(crate) const NO_STORE: (actix_web::http::header::HeaderName, &str) =
+    (actix_web::http::header::CACHE_CONTROL, "no-store");
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,15 +64,21 @@ pub async fn login(
 ) -> AppResult<HttpResponse> {
     let mut errors = FieldErrors::new();
     if body.username.is_empty() || body.username.len() > 64 {
-        errors.add("username", "must be 1 to 64 characters");
+        errors.add(
+            "username",
+            tr!("必须为 1 到 64 个字符", "must be 1 to 64 characters"),
+        );
     }
     if body.password.is_empty() || body.password.len() > 1024 {
-        errors.add("password", "must be 1 to 1024 characters");
+        errors.add(
+            "password",
+            tr!("必须为 1 到 1024 个字符", "must be 1 to 1024 characters"),
+        );
     }
     errors.into_result()?;
     let tenant = body.tenant.as_deref().filter(|t| !t.is_empty());
     let pair = service::login(&kernel, &ctx, tenant, &body.username, &body.password).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(pair))
 }
 
 /// Exchange a refresh token for a new pair (the old one stops working; presenting it
@@ -85,7 +96,7 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
     let pair = service::refresh(&kernel, &ctx, &body.refresh_token).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(pair))
 }
 
 /// End the current session (its access and refresh tokens stop working).
@@ -102,10 +113,7 @@ pub async fn logout(
     principal: Principal,
 ) -> AppResult<HttpResponse> {
     let AuthMethod::Session { session_id } = &principal.method else {
-        return Err(AppError::bad_request(
-            "NOT_A_SESSION",
-            "API tokens have no session; revoke the token instead",
-        ));
+        return Err(Code::NotASession.err());
     };
     service::logout(&kernel, &ctx, principal.user_id, session_id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -128,7 +136,7 @@ pub async fn me(kernel: web::Data<Kernel>, principal: Principal) -> AppResult<Ht
             .await?
             .map(TenantView::from)
     };
-    Ok(HttpResponse::Ok().json(Me {
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(Me {
         id: principal.user_id,
         username: principal.username.clone(),
         tenant,

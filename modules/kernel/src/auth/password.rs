@@ -6,6 +6,7 @@ use argon2::Argon2;
 use std::sync::OnceLock;
 
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::tr;
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 128;
@@ -47,38 +48,48 @@ pub fn check_policy(field: &str, password: &str, username: &str, errors: &mut Fi
     if len < MIN_PASSWORD_LEN {
         errors.add(
             field,
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+            tr!(
+                "至少 {MIN_PASSWORD_LEN} 个字符",
+                "must be at least {MIN_PASSWORD_LEN} characters"
+            ),
         );
     }
     if len > MAX_PASSWORD_LEN {
         errors.add(
             field,
-            format!("must be at most {MAX_PASSWORD_LEN} characters"),
+            tr!(
+                "最多 {MAX_PASSWORD_LEN} 个字符",
+                "must be at most {MAX_PASSWORD_LEN} characters"
+            ),
         );
     }
     if password.chars().any(char::is_control) {
-        errors.add(field, "must not contain control characters");
+        errors.add(
+            field,
+            tr!("不能包含控制字符", "must not contain control characters"),
+        );
         return;
     }
     if password.trim().is_empty() {
-        errors.add(field, "must not be only whitespace");
+        errors.add(
+            field,
+            tr!("不能只有空白字符", "must not be only whitespace"),
+        );
         return;
     }
     if password.trim().eq_ignore_ascii_case(username.trim()) {
-        errors.add(field, "must not be the username");
+        errors.add(field, tr!("不能与用户名相同", "must not be the username"));
         return;
     }
     if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
         let estimate = zxcvbn::zxcvbn(password, &[username]);
         if u8::from(estimate.score()) < MIN_ZXCVBN_SCORE {
-            let hint = estimate
-                .feedback()
-                .and_then(|f| f.warning())
-                .map(|w| format!(" ({w})"))
-                .unwrap_or_default();
             errors.add(
                 field,
-                format!("is too easy to guess: a common password or a simple pattern{hint}"),
+                tr!(
+                    "太容易被猜到：常见密码或简单规律",
+                    "is too easy to guess: a common password or a simple pattern"
+                ),
             );
         }
     }
@@ -108,7 +119,8 @@ mod tests {
         check_policy("password", password, username, &mut errors);
         match errors.into_result() {
             Ok(()) => vec![],
-            Err(e) => e.details["field_errors"]["password"]
+            Err(e) => crate::error::rendered(&e, crate::error::Lang::En)["field_errors"]
+                ["password"]
                 .as_array()
                 .map(|a| {
                     a.iter()

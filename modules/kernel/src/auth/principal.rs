@@ -10,7 +10,9 @@ use serde_json::json;
 use crate::auth::tokens::{sha256_hex, AccessError, API_TOKEN_PREFIX};
 use crate::context::Kernel;
 use crate::entities::{api_token, user};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
+use crate::module::Permission;
+use crate::tr;
 
 #[derive(Debug, Clone)]
 pub enum AuthMethod {
@@ -39,16 +41,18 @@ pub(crate) fn revoked_user_key(user_id: i64) -> String {
 
 fn missing_token() -> AppError {
     AppError::invalid_token(
-        "authentication required: send Authorization: Bearer <token>",
+        tr!(
+            "需要登录：请发送 Authorization: Bearer <令牌>",
+            "authentication required: send Authorization: Bearer <token>"
+        ),
         json!({ "token_expired": false, "reason": "missing_token" }),
     )
 }
 
 fn invalid(reason: &str) -> AppError {
-    AppError::invalid_token(
-        "authentication token is invalid or expired",
-        json!({ "token_expired": false, "reason": reason }),
-    )
+    Code::InvalidToken
+        .err()
+        .with_details(json!({ "token_expired": false, "reason": reason }))
 }
 
 impl FromRequest for Principal {
@@ -85,7 +89,10 @@ impl FromRequest for Principal {
 async fn from_access_token(kernel: &Kernel, token: &str) -> AppResult<Principal> {
     let claims = kernel.tokens.verify(token).map_err(|e| match e {
         AccessError::Expired { expired_at } => AppError::invalid_token(
-            "access token has expired; use the refresh token",
+            tr!(
+                "访问令牌已过期，请使用刷新令牌",
+                "access token has expired; use the refresh token"
+            ),
             json!({
                 "token_expired": true,
                 "expiry_time": chrono::DateTime::from_timestamp(expired_at, 0)
@@ -131,7 +138,7 @@ async fn from_api_token(kernel: &Kernel, token: &str) -> AppResult<Principal> {
     }
     if row.expires_at.is_some_and(|t| t <= now) {
         return Err(AppError::invalid_token(
-            "API token has expired",
+            tr!("API 令牌已过期", "API token has expired"),
             json!({ "token_expired": true, "refresh_token_available": false }),
         ));
     }
@@ -177,7 +184,10 @@ impl Principal {
     }
 
     /// 403 `INSUFFICIENT_PERMISSIONS` unless the caller holds `permission` in its tenant.
-    pub fn require(&self, kernel: &Kernel, permission: &str) -> AppResult<()> {
+    /// Refuses (403 with the missing permission) unless the caller holds `permission`
+    /// by role and, for an API token, by scope.
+    pub fn require(&self, kernel: &Kernel, permission: &Permission) -> AppResult<()> {
+        let permission = permission.name;
         let by_role = kernel.rbac.allows(self.user_id, self.tenant_id, permission);
         let by_scope = match &self.method {
             AuthMethod::ApiToken { scopes, .. } => scopes.iter().any(|s| s == permission),
@@ -186,12 +196,7 @@ impl Principal {
         if by_role && by_scope {
             return Ok(());
         }
-        Err(AppError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "INSUFFICIENT_PERMISSIONS",
-            "you do not have permission to perform this action",
-        )
-        .with_details(json!({
+        Err(Code::InsufficientPermissions.err().with_details(json!({
             "required_permissions": [permission],
             "user_permissions": self.permissions(kernel),
             "missing_permissions": [permission],

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -19,8 +18,9 @@ use crate::auth::principal::revoked_session_key;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::context::Kernel;
 use crate::entities::{refresh_token, tenant, user};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::http::RequestContext;
+use crate::tr;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {
@@ -33,11 +33,7 @@ pub struct TokenPair {
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::new(
-        StatusCode::UNAUTHORIZED,
-        "INVALID_CREDENTIALS",
-        "tenant, username or password is incorrect",
-    )
+    Code::InvalidCredentials.err()
 }
 
 fn throttle_keys(tenant: Option<&str>, username: &str) -> (String, String) {
@@ -64,12 +60,9 @@ pub async fn login(
             .parse::<i64>()
             .map(|u| (u - Utc::now().timestamp()).max(1))
             .unwrap_or(kernel.config.login_lockout_secs as i64);
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ACCOUNT_LOCKED",
-            "too many failed sign-in attempts; try again later",
-        )
-        .with_details(json!({ "retry_after": retry_after })));
+        return Err(Code::AccountLocked
+            .err()
+            .with_details(json!({ "retry_after": retry_after })));
     }
 
     let tenant_id = match tenant_code {
@@ -114,11 +107,7 @@ pub async fn login(
     };
     cache.delete(&failures_key).await?;
     if !account.is_active {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "ACCOUNT_DISABLED",
-            "this account is disabled; ask an administrator",
-        ));
+        return Err(Code::AccountDisabled.err());
     }
 
     let txn = kernel.db.begin().await?;
@@ -181,7 +170,10 @@ async fn issue_refresh<C: ConnectionTrait>(
 
 fn refresh_invalid(reason: &str, expired: bool) -> AppError {
     AppError::invalid_token(
-        "refresh token is invalid; sign in again",
+        tr!(
+            "刷新令牌无效，请重新登录",
+            "refresh token is invalid; sign in again"
+        ),
         json!({ "token_expired": expired, "reason": reason, "refresh_token_available": false }),
     )
 }

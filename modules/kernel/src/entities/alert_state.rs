@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "alert_states")]
 pub struct Model {
-    /// Rule plus subject, e.g. `outside_success_rate:kuaishou`.
+    /// Rule plus subject, e.g. `outside_success_rate:<target>`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
     pub rule: String,

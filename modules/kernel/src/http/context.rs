@@ -1,5 +1,5 @@
 //! The outermost middleware: gives each request an id, renders every failure into the
-//! envelope of seed 001, turns a panic into a 500 envelope instead of a dropped
+//! error envelope (docs/errors.md), turns a panic into a 500 envelope instead of a dropped
 //! connection, and writes one access-log line per request.
 
 use std::future::{ready, Ready};
@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::error::{body_for_status, internal_with_id, new_error_id, ErrorBody};
+use crate::error::{body_for_status, internal_with_id, new_error_id, Code, ErrorBody, Lang};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -62,6 +62,8 @@ pub struct HttpSettings {
     /// A handler running longer is cut off with 503 `REQUEST_TIMEOUT`.
     pub request_timeout: std::time::Duration,
     pub metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
+    /// Messages in this language when `Accept-Language` names no language we have.
+    pub default_lang: Lang,
 }
 
 impl Default for HttpSettings {
@@ -70,7 +72,28 @@ impl Default for HttpSettings {
             error_docs_url: "/docs/errors".into(),
             request_timeout: std::time::Duration::from_secs(60),
             metrics: None,
+            default_lang: Lang::default(),
         }
+    }
+}
+
+/// The language the caller reads error messages in: `Accept-Language`, else the
+/// configured default. An extractor for handlers that embed errors in a success
+/// answer (a batch's per-item results).
+impl FromRequest for Lang {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let default = req
+            .app_data::<actix_web::web::Data<HttpSettings>>()
+            .map(|s| s.default_lang)
+            .unwrap_or_default();
+        let header = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        ready(Ok(Lang::negotiate(header, default)))
     }
 }
 
@@ -99,6 +122,17 @@ pub async fn request_context(
         .map(|s| s.get_ref().clone())
         .unwrap_or_default();
     let docs_url = settings.error_docs_url.as_str();
+    let lang = Lang::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        settings.default_lang,
+    );
+    let render = Render {
+        request_id: &request_id,
+        docs_url,
+        lang,
+    };
     let method = req.method().to_string();
     let path = req.path().to_string();
 
@@ -123,16 +157,13 @@ pub async fn request_context(
         started,
     };
     let Ok(outcome) = timed else {
-        let response = crate::error::AppError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "REQUEST_TIMEOUT",
-            "the request took too long to process",
-        )
-        .with_details(
-            json!({ "timeout_secs": settings.request_timeout.as_secs(), "retry_after": 5 }),
-        )
-        .error_response();
-        return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
+        let response = Code::RequestTimeout
+            .err()
+            .with_details(
+                json!({ "timeout_secs": settings.request_timeout.as_secs(), "retry_after": 5 }),
+            )
+            .error_response();
+        return Err(pre_render(done, response, &render, "unknown"));
     };
 
     // Errors that escaped the handler (or a panic) have no request left to build a
@@ -141,7 +172,7 @@ pub async fn request_context(
         Ok(Ok(res)) => res.map_into_boxed_body(),
         Ok(Err(err)) => {
             let response = err.error_response();
-            return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
+            return Err(pre_render(done, response, &render, "unknown"));
         }
         Err(panic) => {
             let error_id = new_error_id();
@@ -154,14 +185,14 @@ pub async fn request_context(
                 || tracing::error!(error_id = %error_id, panic = %what, "handler panicked"),
             );
             let response = internal_with_id(error_id).error_response();
-            return Err(pre_render(done, response, &request_id, docs_url, "unknown"));
+            return Err(pre_render(done, response, &render, "unknown"));
         }
     };
 
     let status = res.status();
     let keep_body = res.response().extensions().get::<KeepBody>().is_some();
     if (status.is_client_error() || status.is_server_error()) && !keep_body {
-        res = render_envelope(res, &request_id, docs_url);
+        res = render_envelope(res, &render);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -261,52 +292,86 @@ impl ResponseError for PreRendered {
     }
 }
 
-fn pre_render(
-    done: Done<'_>,
-    response: HttpResponse,
-    request_id: &str,
-    docs_url: &str,
-    route: &str,
-) -> Error {
+/// The envelope of an error, in the request's language.
+fn envelope_json(body: &ErrorBody, render: &Render<'_>) -> serde_json::Value {
+    let (message, details) = body.render(render.lang);
+    json!({
+        "success": false,
+        "error": {
+            "code": body.code,
+            "message": message,
+            "details": details,
+            "request_id": render.request_id,
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "documentation_url": format!("{}#{}", render.docs_url, body.code.to_ascii_lowercase()),
+        }
+    })
+}
+
+/// A whole HTTP/1.1 answer (head and envelope) for a request refused before actix read
+/// it (`head_guard`): a fresh request id, the default language, then the connection
+/// closes.
+pub fn refusal_bytes(error: &crate::error::AppError, settings: &HttpSettings) -> Vec<u8> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let render = Render {
+        request_id: &request_id,
+        docs_url: &settings.error_docs_url,
+        lang: settings.default_lang,
+    };
+    let body = ErrorBody {
+        code: error.code.clone(),
+        message: error.message.clone(),
+        details: (*error.details).clone(),
+    };
+    let json = envelope_json(&body, &render).to_string();
+    tracing::info!(request_id = %request_id, status = error.status.as_u16(), code = %error.code, "request head refused");
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         content-language: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n{json}",
+        error.status.as_u16(),
+        error.status.canonical_reason().unwrap_or(""),
+        json.len(),
+        render.lang.tag(),
+    )
+    .into_bytes()
+}
+
+/// What rendering an envelope needs to know about the request.
+struct Render<'a> {
+    request_id: &'a str,
+    docs_url: &'a str,
+    lang: Lang,
+}
+
+fn pre_render(done: Done<'_>, response: HttpResponse, render: &Render<'_>, route: &str) -> Error {
     let status = response.status();
-    let mut rendered = envelope_response(&response, request_id, docs_url);
-    if let Ok(value) = HeaderValue::from_str(request_id) {
+    let mut rendered = envelope_response(&response, render);
+    if let Ok(value) = HeaderValue::from_str(render.request_id) {
         rendered.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     finish(done, status, route);
     PreRendered(std::cell::RefCell::new(Some(rendered))).into()
 }
 
-fn render_envelope(
-    res: ServiceResponse<BoxBody>,
-    request_id: &str,
-    docs_url: &str,
-) -> ServiceResponse<BoxBody> {
-    let new = envelope_response(res.response(), request_id, docs_url);
+fn render_envelope(res: ServiceResponse<BoxBody>, render: &Render<'_>) -> ServiceResponse<BoxBody> {
+    let new = envelope_response(res.response(), render);
     let (req, _) = res.into_parts();
     ServiceResponse::new(req, new)
 }
 
-/// Renders the envelope for an error response, keeping headers such as Retry-After.
-fn envelope_response<B>(old: &HttpResponse<B>, request_id: &str, docs_url: &str) -> HttpResponse {
+/// Renders the envelope for an error response in the caller's language, keeping
+/// headers such as Retry-After.
+fn envelope_response<B>(old: &HttpResponse<B>, render: &Render<'_>) -> HttpResponse {
     let status = old.status();
     let body = old
         .extensions()
         .get::<ErrorBody>()
         .cloned()
         .unwrap_or_else(|| body_for_status(status));
-    let envelope = json!({
-        "success": false,
-        "error": {
-            "code": body.code,
-            "message": body.message,
-            "details": body.details,
-            "request_id": request_id,
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "documentation_url": format!("{docs_url}#{}", body.code.to_ascii_lowercase()),
-        }
-    });
-    let mut new = HttpResponse::build(status).json(envelope);
+    let envelope = envelope_json(&body, render);
+    let mut new = HttpResponse::build(status)
+        .insert_header((header::CONTENT_LANGUAGE, render.lang.tag()))
+        .json(envelope);
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().insert(name.clone(), value.clone());
@@ -327,7 +392,7 @@ mod tests {
     }
 
     async fn fails() -> Result<HttpResponse, AppError> {
-        Err(AppError::conflict("SOMETHING_TAKEN", "taken"))
+        Err(Code::UsernameTaken.err())
     }
 
     #[derive(serde::Deserialize)]
@@ -409,12 +474,35 @@ mod tests {
             .to_request();
         let (_, rid, body) = call(&app, req).await;
         assert_eq!(rid.as_deref(), Some("abc-123"));
-        assert_eq!(body["error"]["code"], "SOMETHING_TAKEN");
+        assert_eq!(body["error"]["code"], "USERNAME_TAKEN");
         assert_eq!(body["error"]["request_id"], "abc-123");
         assert_eq!(
             body["error"]["documentation_url"],
-            "/docs/errors#something_taken"
+            "/docs/errors#username_taken"
         );
+    }
+
+    #[actix_web::test]
+    async fn messages_follow_accept_language() {
+        let app = app!();
+        for (accept, message, tag) in [
+            (Some("en-US,en;q=0.9"), "this username is taken", "en"),
+            (Some("zh-CN"), "该用户名已存在", "zh-CN"),
+            (None, "该用户名已存在", "zh-CN"),
+        ] {
+            let mut req = test::TestRequest::get().uri("/fail");
+            if let Some(accept) = accept {
+                req = req.insert_header(("Accept-Language", accept));
+            }
+            let res = test::call_service(&app, req.to_request()).await;
+            assert_eq!(
+                res.headers().get("content-language").map(|v| v.as_bytes()),
+                Some(tag.as_bytes())
+            );
+            let body: serde_json::Value = test::read_body_json(res).await;
+            assert_eq!(body["error"]["message"], message);
+            assert_eq!(body["error"]["code"], "USERNAME_TAKEN");
+        }
     }
 
     #[actix_web::test]

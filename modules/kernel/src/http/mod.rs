@@ -4,8 +4,10 @@
 
 pub mod context;
 pub mod extract;
+pub mod head_guard;
 pub mod pagination;
 pub mod rate_limit;
 pub mod security;
+pub mod server;
 
 pub use context::{KeepBody, RequestContext, RequestId};

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Code};
 
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 100;
@@ -37,12 +37,9 @@ impl PageQuery {
     pub fn resolve(&self) -> AppResult<PageRequest> {
         let limit = match self.limit {
             Some(0) => {
-                return Err(
-                    AppError::bad_request("INVALID_QUERY", "limit must be at least 1")
-                        .with_details(
-                            serde_json::json!({ "field": "limit", "min": 1, "max": MAX_LIMIT }),
-                        ),
-                )
+                return Err(Code::InvalidQuery.err().with_details(
+                    serde_json::json!({ "field": "limit", "min": 1, "max": MAX_LIMIT }),
+                ))
             }
             Some(n) => n.min(MAX_LIMIT),
             None => DEFAULT_LIMIT,
@@ -128,7 +125,8 @@ pub fn encode_cursor(id: i64) -> String {
 
 pub fn decode_cursor(cursor: &str) -> AppResult<i64> {
     let invalid = || {
-        AppError::bad_request("INVALID_CURSOR", "cursor is not one this API issued")
+        Code::InvalidCursor
+            .err()
             .with_details(serde_json::json!({ "field": "cursor" }))
     };
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;

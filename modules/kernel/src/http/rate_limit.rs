@@ -1,5 +1,5 @@
-//! Rate limits: per client IP for anonymous calls, per user (or API token) for
-//! authenticated ones, and named buckets a module applies to its own routes
+//! Rate limits: per client IP for anonymous calls (sign-in counted apart), per user (or
+//! API token) for authenticated ones, and named buckets a module applies to its own routes
 //! (`points_operations`). Counted in fixed one-hour windows through the [`Cache`]:
 //! in Redis when configured, so every replica shares one count; in-process otherwise.
 //!
@@ -14,7 +14,6 @@ use std::time::Duration;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 use serde_json::json;
@@ -24,12 +23,23 @@ use crate::auth::Principal;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::context::Kernel;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
+use crate::module::RateBucket;
 use crate::telemetry::metrics::Metrics;
 
 const WINDOW: Duration = Duration::from_secs(3600);
-/// Paths never limited: probes and metrics must answer whatever the traffic.
-const EXEMPT: &[&str] = &["/healthz", "/readyz", "/metrics"];
+/// Paths never limited: probes and metrics must answer whatever the traffic, and the
+/// API docs (static pages and the spec, cheap to serve) must never use up a client's
+/// allowance — a few page loads would otherwise lock it out of signing in.
+const EXEMPT: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
+/// Exempt path prefixes (the docs page's assets).
+const EXEMPT_PREFIXES: &[&str] = &["/docs/"];
+/// Anonymous paths with an allowance of their own ([`Config::rate_limit_login_per_hour`]).
+const SIGN_IN: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/refresh"];
+
+fn exempt(path: &str) -> bool {
+    EXEMPT.contains(&path) || EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p))
+}
 
 /// Where a caller stands in its window.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +52,7 @@ pub struct Quota {
 pub struct RateLimiter {
     enabled: bool,
     anonymous: u32,
+    login: u32,
     user: u32,
     buckets: HashMap<String, u32>,
     cache: Arc<dyn Cache>,
@@ -49,19 +60,41 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(config: &Config, cache: Arc<dyn Cache>, metrics: Arc<Metrics>) -> Self {
-        Self {
+    /// The limits of the configuration, with the modules' `declared` buckets at their
+    /// default limits unless `rate_limit_buckets` changes them. A configured bucket that
+    /// no module declares is an error: its limit would limit nothing.
+    pub fn new(
+        config: &Config,
+        declared: &[&'static RateBucket],
+        cache: Arc<dyn Cache>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let mut buckets: HashMap<String, u32> = declared
+            .iter()
+            .map(|b| (b.name.to_string(), b.per_hour))
+            .collect();
+        for (name, limit) in config.rate_limit_bucket_limits()? {
+            match buckets.get_mut(&name) {
+                Some(current) => *current = limit,
+                None => {
+                    let mut known: Vec<_> = buckets.keys().cloned().collect();
+                    known.sort();
+                    return Err(format!(
+                        "key `rate_limit_buckets` (env SHOPOPS_RATE_LIMIT_BUCKETS): no module declares the bucket `{name}` (declared: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(Self {
             enabled: config.rate_limit_enabled,
             anonymous: config.rate_limit_anonymous_per_hour,
+            login: config.rate_limit_login_per_hour,
             user: config.rate_limit_user_per_hour,
-            buckets: config
-                .rate_limit_bucket_limits()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            buckets,
             cache,
             metrics,
-        }
+        })
     }
 
     /// Counts one call of `subject` against `limit`; 429 `RATE_LIMIT_EXCEEDED` past it.
@@ -89,12 +122,7 @@ impl RateLimiter {
         let remaining = (limit as i64 - count).max(0) as u32;
         if count > limit as i64 {
             self.metrics.rate_limited.with_label_values(&[kind]).inc();
-            return Err(AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMIT_EXCEEDED",
-                "too many requests; slow down",
-            )
-            .with_details(json!({
+            return Err(Code::RateLimitExceeded.err().with_details(json!({
                 "limit": limit,
                 "window_secs": window,
                 "scope": kind,
@@ -108,15 +136,17 @@ impl RateLimiter {
         }))
     }
 
-    /// A module's named bucket (e.g. `points_operations`) for the calling user.
-    /// An unknown bucket name is a programming error: it is logged and not limited.
-    pub async fn bucket(&self, name: &str, principal: &Principal) -> AppResult<()> {
-        let Some(limit) = self.buckets.get(name).copied() else {
-            tracing::error!(bucket = name, "rate limit bucket is not configured");
-            return Ok(());
+    /// A module's named bucket (e.g. `points_operations`) for the calling user. A
+    /// bucket no module declared is a fault (500), never a call let through unlimited.
+    pub async fn bucket(&self, bucket: &RateBucket, principal: &Principal) -> AppResult<()> {
+        let Some(limit) = self.buckets.get(bucket.name).copied() else {
+            return Err(AppError::internal(format!(
+                "rate bucket `{}` is used but no module declares it",
+                bucket.name
+            )));
         };
         let subject = format!("{}:{}", principal.tenant_id, principal.user_id);
-        self.hit(name, &subject, limit).await.map(|_| ())
+        self.hit(bucket.name, &subject, limit).await.map(|_| ())
     }
 }
 
@@ -153,11 +183,11 @@ fn subject(kernel: &Kernel, req: &ServiceRequest) -> (&'static str, String, u32)
     } else {
         req.peer_addr().map(|a| a.ip().to_string())
     };
-    (
-        "anonymous",
-        format!("ip:{}", ip.unwrap_or_else(|| "unknown".into())),
-        limiter.anonymous,
-    )
+    let ip = format!("ip:{}", ip.unwrap_or_else(|| "unknown".into()));
+    if SIGN_IN.contains(&req.path()) {
+        return ("login", ip, limiter.login);
+    }
+    ("anonymous", ip, limiter.anonymous)
 }
 
 /// Middleware applying the anonymous and per-user limits, with `X-RateLimit-*` headers.
@@ -167,7 +197,7 @@ pub async fn rate_limit(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let kernel = req.app_data::<web::Data<Kernel>>().cloned();
     let quota = match kernel {
-        Some(kernel) if !EXEMPT.contains(&req.path()) => {
+        Some(kernel) if !exempt(req.path()) => {
             let (kind, who, limit) = subject(&kernel, &req);
             kernel.rate_limits.hit(kind, &who, limit).await?
         }

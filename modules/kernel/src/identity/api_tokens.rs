@@ -19,7 +19,9 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
-use crate::identity::validate;
+use crate::permissions;
+use crate::tr;
+use crate::validate;
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -96,25 +98,34 @@ pub async fn create_api_token(
     req: HttpRequest,
     body: web::Json<CreateApiToken>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "api_tokens:create")?;
+    principal.require(&kernel, &permissions::API_TOKENS_CREATE)?;
     let body = body.into_inner();
     let mine = principal.permissions(&kernel);
     let mut errors = FieldErrors::new();
     validate::display_name("name", &body.name, &mut errors);
     if body.scopes.is_empty() {
-        errors.add("scopes", "give at least one permission");
+        errors.add(
+            "scopes",
+            tr!("请至少给出一个权限", "give at least one permission"),
+        );
     }
     for scope in &body.scopes {
         if !mine.contains(scope) {
             errors.add(
                 "scopes",
-                format!("`{scope}` is not one of your permissions"),
+                tr!(
+                    "`{scope}` 不是你拥有的权限",
+                    "`{scope}` is not one of your permissions"
+                ),
             );
         }
     }
     if let Some(days) = body.expires_in_days {
         if !(1..=3650).contains(&days) {
-            errors.add("expires_in_days", "must be 1 to 3650");
+            errors.add(
+                "expires_in_days",
+                tr!("必须为 1 到 3650", "must be 1 to 3650"),
+            );
         }
     }
     if !errors.is_empty() {
@@ -186,11 +197,14 @@ pub async fn list_api_tokens(
     principal: Principal,
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "api_tokens:read")?;
+    principal.require(&kernel, &permissions::API_TOKENS_READ)?;
     let page = query.resolve()?;
     let mut select =
         api_token::Entity::find().filter(api_token::Column::TenantId.eq(principal.tenant_id));
-    if principal.require(&kernel, "users:update").is_err() {
+    if principal
+        .require(&kernel, &permissions::USERS_UPDATE)
+        .is_err()
+    {
         select = select.filter(api_token::Column::UserId.eq(principal.user_id));
     }
     let found = page
@@ -222,9 +236,11 @@ pub async fn revoke_api_token(
     ctx: RequestContext,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "api_tokens:revoke")?;
+    principal.require(&kernel, &permissions::API_TOKENS_REVOKE)?;
     let id = id.into_inner();
-    let may_revoke_others = principal.require(&kernel, "users:update").is_ok();
+    let may_revoke_others = principal
+        .require(&kernel, &permissions::USERS_UPDATE)
+        .is_ok();
     idempotency::execute(&kernel, None, async |txn| {
         let found = api_token::Entity::find_by_id(id)
             .filter(api_token::Column::TenantId.eq(principal.tenant_id))

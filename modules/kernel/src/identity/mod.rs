@@ -5,4 +5,3 @@
 pub mod api_tokens;
 pub mod tenants;
 pub mod users;
-pub mod validate;

@@ -12,12 +12,13 @@ use crate::audit::{self, Change};
 use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::tenant;
-use crate::error::{is_unique_violation, AppError, AppResult, FieldErrors};
+use crate::error::{is_unique_violation, AppResult, Code, FieldErrors};
 use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::identity::users::{insert_user, view, UserView};
-use crate::identity::validate;
+use crate::permissions;
+use crate::validate;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -93,7 +94,7 @@ pub async fn create_tenant(
     req: HttpRequest,
     body: web::Json<CreateTenant>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "tenants:create")?;
+    principal.require(&kernel, &permissions::TENANTS_CREATE)?;
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     validate::tenant_code("code", &body.code, &mut errors);
@@ -118,7 +119,8 @@ pub async fn create_tenant(
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                AppError::conflict("TENANT_CODE_TAKEN", "a tenant with this code exists")
+                Code::TenantCodeTaken
+                    .err()
                     .with_details(json!({ "field": "code" }))
             } else {
                 e.into()
@@ -182,7 +184,7 @@ pub async fn list_tenants(
     principal: Principal,
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "tenants:read")?;
+    principal.require(&kernel, &permissions::TENANTS_READ)?;
     let page = query.resolve()?;
     let select = tenant::Entity::find();
     let found = page

@@ -17,12 +17,14 @@ use crate::auth::principal::revoked_user_key;
 use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::{api_token, refresh_token, user, user_role};
-use crate::error::{is_unique_violation, AppError, AppResult, FieldErrors};
+use crate::error::{is_unique_violation, AppError, AppResult, Code, FieldErrors, Localized};
 use crate::http::pagination::{Order, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
-use crate::identity::validate;
+use crate::permissions;
 use crate::rbac::{self, TENANT_ROLES};
+use crate::tr;
+use crate::validate;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
@@ -88,7 +90,11 @@ fn check_roles(tenant_id: i64, roles: &[String], errors: &mut FieldErrors) {
         if !allowed.contains(&role.as_str()) {
             errors.add(
                 "roles",
-                format!("unknown role `{role}`; valid: {}", allowed.join(", ")),
+                tr!(
+                    "未知角色 `{role}`；可用：{}",
+                    "unknown role `{role}`; valid: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -107,16 +113,17 @@ fn check_grantable(kernel: &Kernel, principal: &Principal, roles: &[String]) -> 
     if missing.is_empty() {
         return Ok(());
     }
-    Err(AppError::new(
-        StatusCode::FORBIDDEN,
-        "INSUFFICIENT_PERMISSIONS",
-        "you cannot grant a role with permissions you do not hold",
-    )
-    .with_details(json!({
-        "required_permissions": missing,
-        "user_permissions": mine,
-        "missing_permissions": missing,
-    })))
+    Err(Code::InsufficientPermissions
+        .err()
+        .with_message(Localized::fixed(
+            "不能授予含有你自己没有的权限的角色",
+            "you cannot grant a role with permissions you do not hold",
+        ))
+        .with_details(json!({
+            "required_permissions": missing,
+            "user_permissions": mine,
+            "missing_permissions": missing,
+        })))
 }
 
 /// Inserts a user and its roles; 409 `USERNAME_TAKEN` when the name is used in the tenant.
@@ -141,7 +148,8 @@ pub async fn insert_user<C: ConnectionTrait>(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            AppError::conflict("USERNAME_TAKEN", "this username is already taken")
+            Code::UsernameTaken
+                .err()
                 .with_details(json!({ "field": "username" }))
         } else {
             e.into()
@@ -247,7 +255,7 @@ pub async fn create_user(
     req: HttpRequest,
     body: web::Json<CreateUser>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:create")?;
+    principal.require(&kernel, &permissions::USERS_CREATE)?;
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     validate::username("username", &body.username, &mut errors);
@@ -255,7 +263,7 @@ pub async fn create_user(
     check_roles(principal.tenant_id, &body.roles, &mut errors);
     errors.into_result()?;
     if !body.roles.is_empty() {
-        principal.require(&kernel, "users:assign_roles")?;
+        principal.require(&kernel, &permissions::USERS_ASSIGN_ROLES)?;
         check_grantable(&kernel, &principal, &body.roles)?;
     }
     let idem = IdempotencyRequest::from_request(&req, &principal, "POST /api/v1/users", &body)?;
@@ -301,7 +309,7 @@ pub async fn list_users(
     principal: Principal,
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:read")?;
+    principal.require(&kernel, &permissions::USERS_READ)?;
     let page = query.resolve()?;
     let select = user::Entity::find().filter(user::Column::TenantId.eq(principal.tenant_id));
     let found = page
@@ -331,7 +339,7 @@ pub async fn get_user(
     principal: Principal,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:read")?;
+    principal.require(&kernel, &permissions::USERS_READ)?;
     let found = find_in_tenant(&kernel.db, principal.tenant_id, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(&kernel, found)))
 }
@@ -354,15 +362,24 @@ pub async fn update_user(
     id: web::Path<i64>,
     body: web::Json<UpdateUser>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:update")?;
+    principal.require(&kernel, &permissions::USERS_UPDATE)?;
     let id = id.into_inner();
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     if body.password.is_none() && body.is_active.is_none() {
-        errors.add("body", "give at least one of password, is_active");
+        errors.add(
+            "body",
+            tr!(
+                "请至少提供 password、is_active 之一",
+                "give at least one of password, is_active"
+            ),
+        );
     }
     if body.is_active == Some(false) && id == principal.user_id {
-        errors.add("is_active", "you cannot deactivate yourself");
+        errors.add(
+            "is_active",
+            tr!("不能停用你自己", "you cannot deactivate yourself"),
+        );
     }
     errors.into_result()?;
     idempotency::execute(&kernel, None, async |txn| {
@@ -418,15 +435,12 @@ pub async fn delete_user(
     ctx: RequestContext,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:delete")?;
+    principal.require(&kernel, &permissions::USERS_DELETE)?;
     let id = id.into_inner();
     let response = idempotency::execute(&kernel, None, async |txn| {
         let current = find_in_tenant(txn, principal.tenant_id, id).await?;
         if id == principal.user_id {
-            return Err(AppError::conflict(
-                "CANNOT_DELETE_SELF",
-                "you cannot delete yourself",
-            ));
+            return Err(Code::CannotDeleteSelf.err());
         }
         revoke_sessions(&kernel, txn, id).await?;
         api_token::Entity::update_many()
@@ -477,7 +491,7 @@ pub async fn assign_roles(
     id: web::Path<i64>,
     body: web::Json<AssignRoles>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "users:assign_roles")?;
+    principal.require(&kernel, &permissions::USERS_ASSIGN_ROLES)?;
     let id = id.into_inner();
     let mut errors = FieldErrors::new();
     check_roles(principal.tenant_id, &body.roles, &mut errors);

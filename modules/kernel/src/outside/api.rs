@@ -7,6 +7,7 @@ use super::TargetStatus;
 use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::error::AppResult;
+use crate::permissions;
 
 /// State of each outside target (permission `ops:read`).
 #[utoipa::path(
@@ -24,6 +25,6 @@ pub async fn list_outside_targets(
     kernel: web::Data<Kernel>,
     principal: Principal,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, "ops:read")?;
+    principal.require(&kernel, &permissions::OPS_READ)?;
     Ok(HttpResponse::Ok().json(kernel.outside.statuses()))
 }

@@ -1,10 +1,10 @@
-//! Calls to outside systems (Kuaishou, payment, SMS, storage, chat robots): one pooled
-//! HTTP client per target with seed 000's limits, retries with backoff and jitter for
+//! Calls to outside systems (shop platforms, payment, SMS, storage, chat robots): one pooled
+//! HTTP client per target with the configured limits (docs/configuration.md), retries with backoff and jitter for
 //! requests that are safe to repeat, a circuit breaker per target, metrics, and the
 //! state each target is in for `GET /api/v1/ops/outside-targets`.
 //!
 //! ```text
-//! let target = kernel.outside.target("kuaishou");
+//! let target = kernel.outside.target("shop-platform");
 //! let response = target.send(target.client().get(url).build()?, Repeat::IfSafe).await?;
 //! ```
 
@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -26,7 +25,7 @@ pub use retry::RetryPolicy;
 pub use stats::{CallStats, TargetStatus};
 
 use crate::config::Config;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::telemetry::metrics::Metrics;
 
 /// Limits and policies for one target.
@@ -124,28 +123,17 @@ impl From<OutsideError> for AppError {
             OutsideError::CircuitOpen {
                 target,
                 retry_after,
-            } => AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                format!("{target} is failing; calls are paused"),
-            )
-            .with_details(
+            } => Code::ServiceUnavailable.err().with_details(
                 json!({ "dependency": target, "retry_after": retry_after.as_secs().max(1) }),
             ),
-            OutsideError::Timeout { target, .. } => AppError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "GATEWAY_TIMEOUT",
-                format!("{target} did not answer in time"),
-            )
-            .with_details(json!({ "dependency": target })),
+            OutsideError::Timeout { target, .. } => Code::GatewayTimeout
+                .err()
+                .with_details(json!({ "dependency": target })),
             OutsideError::Network { target, .. } | OutsideError::Request { target, .. } => {
                 tracing::warn!(error = %err, "outside call failed");
-                AppError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "BAD_GATEWAY",
-                    format!("{target} could not be reached"),
-                )
-                .with_details(json!({ "dependency": target }))
+                Code::BadGateway
+                    .err()
+                    .with_details(json!({ "dependency": target }))
             }
         }
     }

@@ -1,6 +1,8 @@
 //! `kuaishou_shops` table: shops sellers authorised, with their tokens encrypted.
 use sea_orm::entity::prelude::*;
 
+use crate::service::shops::ShopStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "kuaishou_shops")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     /// The seller's id on the platform.
     pub open_id: String,
     /// `active`, `refresh_failed` or `revoked`.
-    pub status: String,
+    pub status: ShopStatus,
     /// Encrypted with the kernel's personal-data vault.
     pub access_token_enc: Option<String>,
     pub refresh_token_enc: Option<String>,

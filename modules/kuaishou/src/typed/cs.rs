@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::tr;
 
 use super::KsRequest;
 
@@ -34,7 +35,7 @@ impl KsRequest for CsMessageSend {
 
     fn validate(&self, errors: &mut FieldErrors) {
         if self.message_list.as_ref().is_none_or(|m| m.is_empty()) {
-            errors.add("messageList", "at least one message");
+            errors.add("messageList", tr!("至少一条消息", "at least one message"));
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::tr;
 
 use super::{lenient_i64, Extra, KsRequest};
 
@@ -44,10 +45,10 @@ impl KsRequest for ItemList {
 
     fn validate(&self, errors: &mut FieldErrors) {
         if self.page_number == 0 {
-            errors.add("pageNumber", "starts at 1");
+            errors.add("pageNumber", tr!("从 1 开始", "starts at 1"));
         }
         if self.page_size == 0 || self.page_size > 100 {
-            errors.add("pageSize", "between 1 and 100");
+            errors.add("pageSize", tr!("1 到 100 之间", "between 1 and 100"));
         }
     }
 }
@@ -96,11 +97,17 @@ impl KsRequest for SkuStockUpdate {
         if self.sku_change_stock < 0 {
             errors.add(
                 "skuChangeStock",
-                "not negative; use changeType 2 to subtract",
+                tr!(
+                    "不能为负数；减库存请用 changeType 2",
+                    "not negative; use changeType 2 to subtract"
+                ),
             );
         }
         if self.change_type.is_some_and(|t| t != 1 && t != 2) {
-            errors.add("changeType", "1 (add) or 2 (subtract)");
+            errors.add(
+                "changeType",
+                tr!("1（增加）或 2（减少）", "1 (add) or 2 (subtract)"),
+            );
         }
     }
 }
@@ -120,7 +127,10 @@ impl KsRequest for SkuPriceUpdate {
 
     fn validate(&self, errors: &mut FieldErrors) {
         if self.price <= 0 {
-            errors.add("price", "a positive price in fen");
+            errors.add(
+                "price",
+                tr!("以分为单位的正数价格", "a positive price in fen"),
+            );
         }
     }
 }
@@ -139,7 +149,10 @@ impl KsRequest for ShelfStatusUpdate {
 
     fn validate(&self, errors: &mut FieldErrors) {
         if self.shelf_status != 0 && self.shelf_status != 1 {
-            errors.add("shelfStatus", "1 (on the shelf) or 0 (off)");
+            errors.add(
+                "shelfStatus",
+                tr!("1（上架）或 0（下架）", "1 (on the shelf) or 0 (off)"),
+            );
         }
     }
 }

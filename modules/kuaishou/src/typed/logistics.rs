@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::tr;
 
 use super::KsRequest;
 
@@ -67,6 +68,6 @@ impl KsRequest for ExpressSubscriptions {
 
 fn express_no(errors: &mut FieldErrors, no: &str) {
     if no.trim().is_empty() || no.len() > 64 {
-        errors.add("expressNo", "1 to 64 characters");
+        errors.add("expressNo", tr!("1 到 64 个字符", "1 to 64 characters"));
     }
 }

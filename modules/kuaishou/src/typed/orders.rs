@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::tr;
 
 use super::{lenient_i64, CursorPaged, KsRequest, Raw};
 
@@ -143,7 +144,7 @@ impl KsRequest for OrderNoteAdd {
 
     fn validate(&self, errors: &mut FieldErrors) {
         if self.note.chars().count() > 500 {
-            errors.add("note", "at most 500 characters");
+            errors.add("note", tr!("最多 500 个字符", "at most 500 characters"));
         }
     }
 }
@@ -246,15 +247,21 @@ pub struct OrderItemInfo {
 
 pub(crate) fn time_window(errors: &mut FieldErrors, begin: i64, end: i64) {
     if begin < 0 {
-        errors.add("beginTime", "epoch milliseconds, not negative");
+        errors.add(
+            "beginTime",
+            tr!("毫秒时间戳，不能为负数", "epoch milliseconds, not negative"),
+        );
     }
     if end <= begin {
-        errors.add("endTime", "must be after beginTime");
+        errors.add(
+            "endTime",
+            tr!("必须晚于 beginTime", "must be after beginTime"),
+        );
     }
 }
 
 pub(crate) fn page_size(errors: &mut FieldErrors, size: Option<u32>, max: u32) {
     if size.is_some_and(|s| s == 0 || s > max) {
-        errors.add("pageSize", format!("between 1 and {max}"));
+        errors.add("pageSize", tr!("1 到 {max} 之间", "between 1 and {max}"));
     }
 }

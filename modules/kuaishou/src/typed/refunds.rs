@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shopops_kernel::error::FieldErrors;
+use shopops_kernel::tr;
 
 use super::orders::time_window;
 use super::{lenient_i64, CursorPaged, Extra, KsRequest};
@@ -65,7 +66,7 @@ impl KsRequest for RefundPcursorList {
     fn validate(&self, errors: &mut FieldErrors) {
         time_window(errors, self.begin_time, self.end_time);
         if self.page_size == 0 || self.page_size > 100 {
-            errors.add("pageSize", "between 1 and 100");
+            errors.add("pageSize", tr!("1 到 100 之间", "between 1 and 100"));
         }
     }
 }
@@ -180,7 +181,10 @@ impl KsRequest for ReturnGoodsApprove {
 
 fn positive_amount(errors: &mut FieldErrors, amount: i64) {
     if amount <= 0 {
-        errors.add("refundAmount", "a positive amount in fen");
+        errors.add(
+            "refundAmount",
+            tr!("以分为单位的正数金额", "a positive amount in fen"),
+        );
     }
 }
 

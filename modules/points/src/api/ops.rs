@@ -1,72 +1,107 @@
-//! Writes: earn, spend, adjust, freeze, unfreeze, reverse, batch-earn.
+//! Ledger writes: earn, spend, adjust, freeze, unfreeze, reverse, batch-earn. Each
+//! checks its request against the tenant's settings, then runs the operation in one
+//! transaction under its idempotency key.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use shopops_kernel::auth::Principal;
-use shopops_kernel::error::ErrorEnvelope;
+use shopops_kernel::error::{rendered, ErrorEnvelope, Lang};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, WriteOutcome};
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{tr, AppError, AppResult, Kernel};
 use utoipa::ToSchema;
 
-use super::{idempotency as idem, operator};
-use crate::service::{self, Earn, EntryResult};
-use crate::settings;
-use crate::validate::{clean_reason, Check};
+use super::{begin_write, idempotency as idem, operator};
+use crate::permissions;
+use crate::service::domain::Category;
+use crate::service::ledger::{self, Adjust, BatchMode, Earn, EntryResult, Movement};
+use crate::service::validate::{Bounds, Check};
+use crate::store::Hold;
 
-/// Named rate-limit bucket of every points write (seed 001: 500 per hour per user).
-const BUCKET: &str = "points_operations";
+/// Most operations in one batch.
+const MAX_BATCH: usize = 1000;
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EarnRequest {
+    /// The tenant's own customer id: 1 to 64 characters, no control characters, no `/`.
+    #[schema(min_length = 1, max_length = 64)]
     pub member_id: String,
+    /// Within the tenant's `min_per_operation`..=`max_per_operation` (settings; default
+    /// 1..=10000).
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points_amount: i64,
-    /// login, license, referral, community, payment, manual, vip_upgrade, feature_unlock
+    #[schema(value_type = Category)]
     pub category: String,
+    /// At most 500 characters, no control characters but newline and tab; markup and
+    /// formula prefixes are removed before it is stored.
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
-    /// When these points expire; none = never.
+    /// When these points expire (in the future); none = never.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Idempotency key (or send `Idempotency-Key`).
+    /// Idempotency key (or send `Idempotency-Key`; both must agree), 1 to 255 characters.
+    #[schema(max_length = 255)]
     pub operation_id: Option<String>,
 }
 
+/// A spend, a freeze or an unfreeze.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpendRequest {
+    /// 1 to 64 characters, no control characters, no `/`.
+    #[schema(min_length = 1, max_length = 64)]
     pub member_id: String,
+    /// Within the tenant's `min_per_operation`..=`max_per_operation`.
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points_amount: i64,
+    /// At most 500 characters, no control characters but newline and tab.
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
+    #[schema(max_length = 255)]
     pub operation_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustRequest {
+    /// 1 to 64 characters, no control characters, no `/`.
+    #[schema(min_length = 1, max_length = 64)]
     pub member_id: String,
-    /// Signed: positive adds, negative removes.
+    /// Signed, not 0: positive adds, negative removes; its size at most the tenant's
+    /// `max_per_operation`.
+    #[schema(minimum = -1000000000, maximum = 1000000000)]
     pub points_delta: i64,
+    /// Required; at most 500 characters, no control characters but newline and tab.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
+    #[schema(max_length = 255)]
     pub operation_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseRequest {
+    /// At most 500 characters, no control characters but newline and tab; none =
+    /// "reversal of entry {id}".
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
+    #[schema(max_length = 255)]
     pub operation_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchEarnItem {
+    #[schema(min_length = 1, max_length = 64)]
     pub member_id: String,
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points_amount: i64,
+    #[schema(value_type = Category)]
     pub category: String,
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -74,7 +109,8 @@ pub struct BatchEarnItem {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchEarnRequest {
-    /// 1 to 1000 operations.
+    /// 1 to 1000 operations, all checked before any is applied.
+    #[schema(min_items = 1, max_items = 1000)]
     pub operations: Vec<BatchEarnItem>,
     /// All or nothing (default false: each item on its own).
     #[serde(default)]
@@ -86,9 +122,10 @@ pub struct BatchItemResult {
     pub index: usize,
     pub success: bool,
     pub entry: Option<EntryResult>,
-    /// The item's error (code, message, details) when it failed.
+    /// The item's error (`code`, `message`, `details`, in the caller's language) when
+    /// it failed.
     #[schema(value_type = Option<Object>)]
-    pub error: Option<serde_json::Value>,
+    pub error: Option<Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,14 +135,39 @@ pub struct BatchEarnResult {
     pub results: Vec<BatchItemResult>,
 }
 
-async fn begin(
-    kernel: &Kernel,
-    principal: &Principal,
-    permission: &str,
-) -> AppResult<settings::Settings> {
-    principal.require(kernel, permission)?;
-    kernel.rate_limits.bucket(BUCKET, principal).await?;
-    settings::get(kernel, &kernel.db, principal.tenant_id).await
+/// The fields of one earn (a request or a batch item), parsed.
+fn earn_of(
+    check: &mut Check,
+    member_id: &str,
+    points: i64,
+    category: &str,
+    reason: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Option<Earn> {
+    let member = check.member_id("member_id", member_id);
+    let points = check.points("points_amount", points);
+    let category = check.category("category", category);
+    let expires_at = check.expires_at("expires_at", expires_at);
+    let reason = check.reason("reason", reason);
+    Some(Earn {
+        member: member?,
+        points: points?,
+        category: category?,
+        reason: reason?,
+        expires_at: expires_at?,
+    })
+}
+
+/// The fields of a spend, freeze or unfreeze, parsed.
+fn movement_of(check: &mut Check, body: &SpendRequest) -> Option<Movement> {
+    let member = check.member_id("member_id", &body.member_id);
+    let points = check.points("points_amount", body.points_amount);
+    let reason = check.reason("reason", body.reason.as_deref());
+    Some(Movement {
+        member: member?,
+        points: points?,
+        reason: reason?,
+    })
 }
 
 /// Earn points (permission `points:earn`).
@@ -120,15 +182,18 @@ pub async fn earn(
     req: HttpRequest,
     body: web::Json<EarnRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:earn").await?;
+    let settings = begin_write(&kernel, &principal, &permissions::EARN).await?;
     let body = body.into_inner();
-    let mut check = Check::new(settings.bounds());
-    check
-        .member_id("member_id", &body.member_id)
-        .amount("points_amount", body.points_amount)
-        .category("category", &body.category)
-        .expires_at("expires_at", body.expires_at);
-    check.into_result()?;
+    let mut check = Check::operation(settings.bounds());
+    let parsed = earn_of(
+        &mut check,
+        &body.member_id,
+        body.points_amount,
+        &body.category,
+        body.reason.as_deref(),
+        body.expires_at,
+    );
+    let e = check.finish(parsed)?;
     let key = idem(
         &req,
         &principal,
@@ -137,19 +202,9 @@ pub async fn earn(
         &body,
     )?;
     let op = operator(&ctx, &principal, key.as_ref());
-    let reason = clean_reason(body.reason.as_deref());
     idempotency::execute(&kernel, key, async |txn| {
-        let e = Earn {
-            member_id: &body.member_id,
-            points: body.points_amount,
-            category: &body.category,
-            reason: &reason,
-            expires_at: body.expires_at,
-        };
-        WriteOutcome::new(
-            StatusCode::CREATED,
-            &service::earn(&kernel, txn, &op, e).await?,
-        )
+        let entry = ledger::earn(&kernel, txn, &op, &e).await?;
+        WriteOutcome::new(StatusCode::CREATED, &entry)
     })
     .await
 }
@@ -166,13 +221,11 @@ pub async fn spend(
     req: HttpRequest,
     body: web::Json<SpendRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:spend").await?;
+    let settings = begin_write(&kernel, &principal, &permissions::SPEND).await?;
     let body = body.into_inner();
-    let mut check = Check::new(settings.bounds());
-    check
-        .member_id("member_id", &body.member_id)
-        .amount("points_amount", body.points_amount);
-    check.into_result()?;
+    let mut check = Check::operation(settings.bounds());
+    let parsed = movement_of(&mut check, &body);
+    let s = check.finish(parsed)?;
     let key = idem(
         &req,
         &principal,
@@ -181,20 +234,9 @@ pub async fn spend(
         &body,
     )?;
     let op = operator(&ctx, &principal, key.as_ref());
-    let reason = clean_reason(body.reason.as_deref());
     idempotency::execute(&kernel, key, async |txn| {
-        WriteOutcome::new(
-            StatusCode::CREATED,
-            &service::spend(
-                &kernel,
-                txn,
-                &op,
-                &body.member_id,
-                body.points_amount,
-                &reason,
-            )
-            .await?,
-        )
+        let entry = ledger::spend(&kernel, txn, &op, &s).await?;
+        WriteOutcome::new(StatusCode::CREATED, &entry)
     })
     .await
 }
@@ -212,14 +254,19 @@ pub async fn adjust(
     req: HttpRequest,
     body: web::Json<AdjustRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:adjust").await?;
+    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
     let body = body.into_inner();
-    let mut check = Check::new(settings.bounds());
-    check
-        .member_id("member_id", &body.member_id)
-        .delta("points_delta", body.points_delta)
-        .reason_required("reason", &body.reason);
-    check.into_result()?;
+    let mut check = Check::operation(settings.bounds());
+    let member = check.member_id("member_id", &body.member_id);
+    let adjustment = check.adjustment("points_delta", body.points_delta);
+    let reason = check.required_reason("reason", &body.reason);
+    let a = check.finish((|| {
+        Some(Adjust {
+            member: member?,
+            adjustment: adjustment?,
+            reason: reason?,
+        })
+    })())?;
     let key = idem(
         &req,
         &principal,
@@ -228,21 +275,9 @@ pub async fn adjust(
         &body,
     )?;
     let op = operator(&ctx, &principal, key.as_ref());
-    let reason = clean_reason(Some(&body.reason));
     idempotency::execute(&kernel, key, async |txn| {
-        WriteOutcome::new(
-            StatusCode::CREATED,
-            &service::adjust(
-                &kernel,
-                txn,
-                &op,
-                &settings,
-                &body.member_id,
-                body.points_delta,
-                &reason,
-            )
-            .await?,
-        )
+        let entry = ledger::adjust(&kernel, txn, &op, settings.overdraft(), &a).await?;
+        WriteOutcome::new(StatusCode::CREATED, &entry)
     })
     .await
 }
@@ -253,15 +288,16 @@ async fn move_frozen(
     ctx: RequestContext,
     req: HttpRequest,
     body: SpendRequest,
-    freeze: bool,
+    hold: Hold,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:adjust").await?;
-    let mut check = Check::new(settings.bounds());
-    check
-        .member_id("member_id", &body.member_id)
-        .amount("points_amount", body.points_amount);
-    check.into_result()?;
-    let operation = if freeze { "freeze" } else { "unfreeze" };
+    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
+    let mut check = Check::operation(settings.bounds());
+    let parsed = movement_of(&mut check, &body);
+    let m = check.finish(parsed)?;
+    let operation = match hold {
+        Hold::Freeze => "freeze",
+        Hold::Unfreeze => "unfreeze",
+    };
     let key = idem(
         &req,
         &principal,
@@ -270,24 +306,16 @@ async fn move_frozen(
         &body,
     )?;
     let op = operator(&ctx, &principal, key.as_ref());
-    let reason = clean_reason(body.reason.as_deref());
-    let points = if freeze {
-        body.points_amount
-    } else {
-        -body.points_amount
-    };
     idempotency::execute(&kernel, key, async |txn| {
-        WriteOutcome::new(
-            StatusCode::CREATED,
-            &service::freeze(&kernel, txn, &op, &body.member_id, points, &reason).await?,
-        )
+        let entry = ledger::hold(&kernel, txn, &op, hold, &m).await?;
+        WriteOutcome::new(StatusCode::CREATED, &entry)
     })
     .await
 }
 
 /// Freeze available points, e.g. during a return window (permission `points:adjust`).
 #[utoipa::path(post, path = "/freeze", tag = "points", request_body = SpendRequest,
-    responses((status = 201, body = EntryResult), (status = 409, body = ErrorEnvelope)),
+    responses((status = 201, body = EntryResult), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn freeze(
     kernel: web::Data<Kernel>,
@@ -296,12 +324,12 @@ pub async fn freeze(
     req: HttpRequest,
     body: web::Json<SpendRequest>,
 ) -> AppResult<HttpResponse> {
-    move_frozen(kernel, principal, ctx, req, body.into_inner(), true).await
+    move_frozen(kernel, principal, ctx, req, body.into_inner(), Hold::Freeze).await
 }
 
 /// Release frozen points back to available (permission `points:adjust`).
 #[utoipa::path(post, path = "/unfreeze", tag = "points", request_body = SpendRequest,
-    responses((status = 201, body = EntryResult), (status = 409, description = "INSUFFICIENT_FROZEN_POINTS", body = ErrorEnvelope)),
+    responses((status = 201, body = EntryResult), (status = 409, description = "INSUFFICIENT_FROZEN_POINTS", body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn unfreeze(
     kernel: web::Data<Kernel>,
@@ -310,7 +338,15 @@ pub async fn unfreeze(
     req: HttpRequest,
     body: web::Json<SpendRequest>,
 ) -> AppResult<HttpResponse> {
-    move_frozen(kernel, principal, ctx, req, body.into_inner(), false).await
+    move_frozen(
+        kernel,
+        principal,
+        ctx,
+        req,
+        body.into_inner(),
+        Hold::Unfreeze,
+    )
+    .await
 }
 
 /// Reverse an earn, spend or adjust entry, once (permission `points:adjust`).
@@ -325,29 +361,31 @@ pub async fn reverse(
     id: web::Path<i64>,
     body: web::Json<ReverseRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:adjust").await?;
+    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
     let id = id.into_inner();
     let body = body.into_inner();
+    let mut check = Check::operation(settings.bounds());
+    let parsed = check.reason("reason", body.reason.as_deref());
+    let reason = check.finish(parsed)?;
+    let operation = format!("reverse:{id}");
     let key = idem(
         &req,
         &principal,
-        &format!("reverse:{id}"),
+        &operation,
         body.operation_id.as_deref(),
         &body,
     )?;
     let op = operator(&ctx, &principal, key.as_ref());
-    let reason = clean_reason(body.reason.as_deref());
     idempotency::execute(&kernel, key, async |txn| {
-        WriteOutcome::new(
-            StatusCode::CREATED,
-            &service::reverse(&kernel, txn, &op, &settings, id, &reason).await?,
-        )
+        let entry = ledger::reverse(&kernel, txn, &op, settings.overdraft(), id, &reason).await?;
+        WriteOutcome::new(StatusCode::CREATED, &entry)
     })
     .await
 }
 
 /// Earn for up to 1000 members in one call (permission `points:earn`); per-item
-/// results, or all-or-nothing with `atomic`.
+/// results, or all-or-nothing with `atomic`. An item's error is in the language
+/// `Accept-Language` asks for.
 #[utoipa::path(post, path = "/batch-earn", tag = "points", request_body = BatchEarnRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = BatchEarnResult), (status = 422, body = ErrorEnvelope)),
@@ -357,68 +395,113 @@ pub async fn batch_earn(
     principal: Principal,
     ctx: RequestContext,
     req: HttpRequest,
+    lang: Lang,
     body: web::Json<BatchEarnRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin(&kernel, &principal, "points:earn").await?;
+    let settings = begin_write(&kernel, &principal, &permissions::EARN).await?;
     let body = body.into_inner();
-    if body.operations.is_empty() || body.operations.len() > 1000 {
-        let mut errors = shopops_kernel::error::FieldErrors::new();
-        errors.add("operations", "give 1 to 1000 operations");
-        errors.into_result()?;
-    }
-    // Validate every item first: an invalid item is reported, never half-applied.
-    let mut invalid = Vec::new();
-    for (i, item) in body.operations.iter().enumerate() {
-        let mut check = Check::new(settings.bounds());
-        check
-            .member_id("member_id", &item.member_id)
-            .amount("points_amount", item.points_amount)
-            .category("category", &item.category)
-            .expires_at("expires_at", item.expires_at);
-        if let Err(e) = check.into_result() {
-            invalid.push(json!({ "index": i, "field_errors": e.details["field_errors"] }));
-        }
-    }
-    if !invalid.is_empty() {
-        let mut errors = shopops_kernel::error::FieldErrors::new();
-        errors.add(
-            "operations",
-            format!(
-                "{} of {} operations are invalid",
-                invalid.len(),
-                body.operations.len()
-            ),
-        );
-        let mut err = AppError::validation(errors);
-        err.details["invalid_operations"] = json!(invalid);
-        err.details["valid_categories"] = json!(crate::error::CATEGORIES);
-        return Err(err);
-    }
+    let earns = batch_of(&body, settings.bounds())?;
+    let mode = if body.atomic {
+        BatchMode::AllOrNothing
+    } else {
+        BatchMode::EachOnItsOwn
+    };
     let key = idem(&req, &principal, "batch-earn", None, &body)?;
     let op = operator(&ctx, &principal, key.as_ref());
     idempotency::execute(&kernel, key, async |txn| {
-        let mut results = Vec::with_capacity(body.operations.len());
-        for (index, item) in body.operations.iter().enumerate() {
-            let reason = clean_reason(item.reason.as_deref());
-            let e = Earn { member_id: &item.member_id, points: item.points_amount, category: &item.category, reason: &reason, expires_at: item.expires_at };
-            // Each item in a savepoint: a failed item leaves no trace, the others stay.
-            let savepoint = txn.begin().await?;
-            match service::earn(&kernel, &savepoint, &op, e).await {
-                Ok(entry) => {
-                    savepoint.commit().await?;
-                    results.push(BatchItemResult { index, success: true, entry: Some(entry), error: None });
-                }
-                Err(err) => {
-                    savepoint.rollback().await?;
-                    if body.atomic {
-                        return Err(err);
-                    }
-                    results.push(BatchItemResult { index, success: false, entry: None, error: Some(json!({ "code": err.code, "message": err.message, "details": err.details })) });
-                }
-            }
-        }
+        let outcomes = ledger::earn_batch(&kernel, txn, &op, &earns, mode).await?;
+        let results: Vec<BatchItemResult> = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| item_result(index, outcome, lang))
+            .collect();
         let succeeded = results.iter().filter(|r| r.success).count();
-        WriteOutcome::new(StatusCode::OK, &BatchEarnResult { succeeded, failed: results.len() - succeeded, results })
+        let failed = results.len() - succeeded;
+        WriteOutcome::new(
+            StatusCode::OK,
+            &BatchEarnResult {
+                succeeded,
+                failed,
+                results,
+            },
+        )
     })
     .await
+}
+
+/// Every item of a batch, parsed; an invalid item is reported (all of them, by index),
+/// never half-applied.
+fn batch_of(body: &BatchEarnRequest, bounds: Bounds) -> AppResult<Vec<Earn>> {
+    let total = body.operations.len();
+    if !(1..=MAX_BATCH).contains(&total) {
+        let mut check = Check::fields();
+        check.add(
+            "operations",
+            tr!(
+                "请提供 1 到 {MAX_BATCH} 条操作",
+                "give 1 to {MAX_BATCH} operations"
+            ),
+        );
+        return Err(check.into_error());
+    }
+    let mut earns = Vec::with_capacity(total);
+    let mut invalid = Vec::new();
+    for (index, item) in body.operations.iter().enumerate() {
+        let mut check = Check::operation(bounds);
+        let parsed = earn_of(
+            &mut check,
+            &item.member_id,
+            item.points_amount,
+            &item.category,
+            item.reason.as_deref(),
+            item.expires_at,
+        );
+        match check.finish(parsed) {
+            Ok(e) => earns.push(e),
+            Err(e) => {
+                invalid.push(json!({ "index": index, "field_errors": e.details["field_errors"] }))
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        let mut check = Check::fields();
+        let bad = invalid.len();
+        check.add(
+            "operations",
+            tr!(
+                "{total} 条操作中有 {bad} 条无效",
+                "{bad} of {total} operations are invalid"
+            ),
+        );
+        let mut err = check.into_error();
+        err.details["invalid_operations"] = json!(invalid);
+        err.details["valid_categories"] = json!(Category::names());
+        return Err(err);
+    }
+    Ok(earns)
+}
+
+/// One item of a batch's answer. Its error sits inside a 200 body, which the envelope
+/// renderer does not localise, so it is rendered here.
+fn item_result(index: usize, outcome: AppResult<EntryResult>, lang: Lang) -> BatchItemResult {
+    match outcome {
+        Ok(entry) => BatchItemResult {
+            index,
+            success: true,
+            entry: Some(entry),
+            error: None,
+        },
+        Err(err) => BatchItemResult {
+            index,
+            success: false,
+            entry: None,
+            error: Some(item_error(&err, lang)),
+        },
+    }
+}
+
+fn item_error(err: &AppError, lang: Lang) -> Value {
+    let details = rendered(err, lang);
+    let message = shopops_kernel::error::catalogue::fill(err.message.get(lang), &details);
+    json!({ "code": err.code, "message": message, "details": details })
 }

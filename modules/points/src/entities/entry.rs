@@ -9,7 +9,7 @@ pub struct Model {
     pub tenant_id: i64,
     pub profile_id: i64,
     pub member_id: String,
-    /// earn, spend, adjust, expire, freeze, unfreeze, reversal.
+    /// What the entry did: an [`EntryType`](crate::service::domain::EntryType) name.
     pub entry_type: String,
     /// Change of available points.
     pub points_delta: i64,
