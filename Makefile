@@ -3,7 +3,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: help run test test-services test-tools lint fmt bench k8s-validate docker openapi
+.PHONY: help run test test-services test-tools test-clients lint fmt bench k8s-validate docker openapi
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,6 +17,9 @@ test: test-tools ## unit + end-to-end tests on the embedded defaults (SQLite)
 test-services: test-tools ## the same suite against PostgreSQL and Redis on 127.0.0.1
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(CARGO) test --workspace --no-fail-fast
+
+test-clients: ## generate TypeScript and Python clients from the spec and run them against a server (needs Node.js, Python)
+	scripts/test-clients.sh
 
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:

@@ -1312,6 +1312,19 @@ async fn providers_change_live_and_their_secrets_never_show() {
         )
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
+    // A number past its declared range (here one a 32-bit client could send) is
+    // refused, not stored.
+    for (field, value) in [("priority", 2_147_483_648_u64), ("per_minute", 100_001)] {
+        server
+            .call(
+                Method::PUT,
+                "/api/v1/integrations/providers/sms/tencent",
+                Some(&root),
+                Some(json!({ field: value })),
+            )
+            .await
+            .assert_error(422, "VALIDATION_ERROR");
+    }
 
     // Through the file: Aliyun first now (the override on Tencent stays).
     let yaml = sms_yaml(&tencent, &aliyun).replace("priority: 2", "priority: 0");

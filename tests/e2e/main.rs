@@ -5,6 +5,7 @@
 // A failed unwrap is a failed test here.
 #![allow(clippy::unwrap_used)]
 
+mod spec;
 mod support;
 
 mod alerts;

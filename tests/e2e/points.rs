@@ -462,6 +462,20 @@ async fn adjust_overdraft_policy_permissions_isolation_and_rate_bucket() {
         .await;
     let d = d.assert_error(422, "VALIDATION_ERROR");
     assert!(d["field_errors"]["points_delta"].is_array() && d["field_errors"]["reason"].is_array());
+    // Amounts at the ends of the integer range and oversized or binary reasons are
+    // refused before anything is added or negated.
+    for body in [
+        json!({ "member_id": "o", "points_delta": i64::MIN, "reason": "overflow" }),
+        json!({ "member_id": "o", "points_delta": i64::MAX, "reason": "overflow" }),
+        json!({ "member_id": "o", "points_delta": 5, "reason": "x".repeat(501) }),
+        json!({ "member_id": "o", "points_delta": 5, "reason": "nul\u{0}byte" }),
+    ] {
+        server
+            .post("/api/v1/points/adjust", &admin, body)
+            .await
+            .assert_error(422, "VALIDATION_ERROR");
+    }
+    assert_eq!(profile(&server, &admin, "o").await["total_points"], 10);
 
     // A viewer reads but cannot earn; another tenant sees nothing.
     server.user(&admin, "viewer1", &["viewer"]).await;
@@ -513,6 +527,15 @@ async fn adjust_overdraft_policy_permissions_isolation_and_rate_bucket() {
         )
         .await
         .assert_error(400, "INVALID_QUERY");
+    // A selection answers just those fields (and the spec says it may).
+    let some = server
+        .get(
+            "/api/v1/points/profiles/o?fields=total_points,member_id",
+            &admin,
+        )
+        .await;
+    assert_eq!(some.status, 200, "{}", some.body);
+    assert_eq!(some.body, json!({ "total_points": 11, "member_id": "o" }));
 
     // The points_operations bucket (12 per hour here) counts each user's writes.
     server.user(&admin, "agent1", &["agent"]).await;

@@ -254,7 +254,8 @@ impl Server {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.clone(), &url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -264,7 +265,16 @@ impl Server {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Reply::from_response(req.send().await.expect("request")).await
+        let reply = Reply::from_response(req.send().await.expect("request")).await;
+        let content_type = reply.header("content-type").unwrap_or_default().to_string();
+        crate::spec::check(
+            &method,
+            &url,
+            reply.status.as_u16(),
+            &content_type,
+            &reply.body,
+        );
+        reply
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

@@ -10,7 +10,9 @@
 //! - operation ids that read well and are unique: a module's handler `list` under
 //!   `/api/v1/integrations` becomes `integrations_list`;
 //! - free-form objects say `additionalProperties: true` (without it TypeScript
-//!   generators type them as objects that hold nothing).
+//!   generators type them as objects that hold nothing);
+//! - an operation that takes `?fields=` answers the full resource or the fields asked
+//!   for: `anyOf [X, XFields]`, where `XFields` is `X` with no property required.
 
 use serde_json::{json, Map, Value};
 use utoipa::openapi::OpenApi as Doc;
@@ -23,15 +25,18 @@ pub fn complete(doc: Doc, modules: &[&str]) -> Doc {
         Ok(v) => v,
         Err(_) => return doc,
     };
+    let mut partial = Vec::new();
     if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
                 if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
                     complete_operation(path, op, modules);
+                    partial.extend(allow_field_selection(op));
                 }
             }
         }
     }
+    add_field_selections(&mut value, &partial);
     open_free_form_objects(&mut value);
     serde_json::from_value(value).unwrap_or(doc)
 }
@@ -147,6 +152,60 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>, modules: &[&str])
     }
 }
 
+/// For an operation with a `fields` query parameter, its 200 answer becomes
+/// `anyOf [X, XFields]`; the schema names `X` that need an `XFields`.
+fn allow_field_selection(op: &mut Map<String, Value>) -> Option<String> {
+    let selects = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["in"] == "query" && p["name"] == "fields")
+        });
+    if !selects {
+        return None;
+    }
+    let schema = op
+        .get_mut("responses")?
+        .get_mut("200")?
+        .get_mut("content")?
+        .get_mut("application/json")?
+        .get_mut("schema")?;
+    let name = schema["$ref"]
+        .as_str()?
+        .strip_prefix("#/components/schemas/")?
+        .to_string();
+    *schema = json!({ "anyOf": [
+        { "$ref": format!("#/components/schemas/{name}") },
+        { "$ref": format!("#/components/schemas/{name}Fields") },
+    ]});
+    Some(name)
+}
+
+/// `XFields`: `X` with every property optional (what `?fields=` leaves).
+fn add_field_selections(doc: &mut Value, names: &[String]) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for name in names {
+        if let Some(mut partial) = schemas.get(name).cloned() {
+            if let Some(map) = partial.as_object_mut() {
+                map.remove("required");
+                map.insert(
+                    "description".into(),
+                    json!(format!(
+                        "`{name}` with only the properties `?fields=` asked for"
+                    )),
+                );
+            }
+            schemas.insert(format!("{name}Fields"), partial);
+        }
+    }
+}
+
 /// `{"type": "object"}` with neither properties nor `additionalProperties` becomes an
 /// object that may hold anything, wherever it appears.
 fn open_free_form_objects(value: &mut Value) {
@@ -204,6 +263,28 @@ mod tests {
         assert_eq!(public["security"], json!([]));
         assert_eq!(public["operationId"], "login");
         assert!(public["responses"].get("401").is_none());
+    }
+
+    #[test]
+    fn field_selection_answers_the_full_resource_or_a_part() {
+        let mut doc = json!({
+            "paths": {},
+            "components": { "schemas": { "P": { "type": "object", "required": ["a"], "properties": { "a": {} } } } }
+        });
+        let mut op = json!({
+            "parameters": [{ "name": "fields", "in": "query" }],
+            "responses": { "200": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/P" } } } } }
+        });
+        let named = allow_field_selection(op.as_object_mut().unwrap());
+        add_field_selections(&mut doc, &named.into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"][1]["$ref"],
+            "#/components/schemas/PFields"
+        );
+        assert!(doc["components"]["schemas"]["PFields"]
+            .get("required")
+            .is_none());
+        assert_eq!(doc["components"]["schemas"]["P"]["required"], json!(["a"]));
     }
 
     #[test]

@@ -58,3 +58,117 @@ fn set_code_enum(doc: &mut Doc, codes: &[&str]) {
         code.enum_values = Some(codes.iter().map(|c| json!(c)).collect());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn spec() -> Value {
+        serde_json::to_value(super::document()).unwrap()
+    }
+
+    /// Every property reachable from `schema`, with a path for the message.
+    fn properties(
+        spec: &Value,
+        schema: &Value,
+        path: &str,
+        seen: &mut Vec<String>,
+        out: &mut Vec<(String, Value)>,
+    ) {
+        if let Some(name) = schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+            if seen.iter().any(|s| s == name) {
+                return;
+            }
+            seen.push(name.to_string());
+            let target = spec["components"]["schemas"][name].clone();
+            return properties(spec, &target, name, seen, out);
+        }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            for s in schema[key].as_array().into_iter().flatten() {
+                properties(spec, s, path, seen, out);
+            }
+        }
+        if schema.get("items").is_some() {
+            properties(spec, &schema["items"], &format!("{path}[]"), seen, out);
+        }
+        for (name, p) in schema["properties"].as_object().into_iter().flatten() {
+            out.push((format!("{path}.{name}"), p.clone()));
+            properties(spec, p, &format!("{path}.{name}"), seen, out);
+        }
+    }
+
+    fn has_type(p: &Value, t: &str) -> bool {
+        p["type"] == t
+            || p["type"]
+                .as_array()
+                .is_some_and(|ts| ts.iter().any(|x| x == t))
+    }
+
+    #[test]
+    fn every_request_field_declares_the_bounds_the_server_enforces() {
+        let spec = spec();
+        let mut missing = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(schema) = op["requestBody"]["content"]["application/json"].get("schema")
+                else {
+                    continue;
+                };
+                let mut fields = Vec::new();
+                properties(
+                    &spec,
+                    schema,
+                    &format!("{method} {path}"),
+                    &mut Vec::new(),
+                    &mut fields,
+                );
+                for (name, p) in fields {
+                    if has_type(&p, "integer")
+                        && (p.get("minimum").is_none() || p.get("maximum").is_none())
+                    {
+                        missing.push(format!("{name}: an integer without minimum and maximum"));
+                    }
+                    let free_string = has_type(&p, "string")
+                        && p.get("enum").is_none()
+                        && p.get("format").is_none();
+                    if free_string && p.get("maxLength").is_none() {
+                        missing.push(format!("{name}: a string without maxLength"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn operations_read_well_declare_security_and_answer_errors_in_the_envelope() {
+        let spec = spec();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    id.contains('_') || ["healthz", "readyz", "login", "logout"].contains(&id),
+                    "{method} {path}: id `{id}`"
+                );
+                assert!(
+                    ids.insert(id.to_string()),
+                    "{method} {path}: id `{id}` twice"
+                );
+                assert!(op["security"].is_array(), "{method} {path}: no `security`");
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let envelope = &response["content"]["application/json"]["schema"]["$ref"];
+                    let protocol = path.contains("/callbacks/") || path == "/readyz";
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(
+                            protocol || envelope == "#/components/schemas/ErrorEnvelope",
+                            "{method} {path} {status} is not the envelope"
+                        );
+                    }
+                }
+            }
+        }
+        let codes = &spec["components"]["schemas"]["ErrorInfo"]["properties"]["code"]["enum"];
+        assert!(codes.as_array().is_some_and(|c| c.len() > 70), "{codes}");
+    }
+}

@@ -39,8 +39,9 @@ async fn handle(
 /// WeChat Pay notifications (`TRANSACTION.SUCCESS`, `REFUND.SUCCESS` …): signature over
 /// the raw body verified, resource decrypted with the APIv3 key, stored once per
 /// transaction and state, applied to the payment.
-#[utoipa::path(post, path = "/callbacks/wechatpay", tag = "integrations",
-    responses((status = 200, description = "acknowledged (also a replay)"), (status = 500, description = "signature refused: `{\"code\":\"FAIL\",\"message\":\"失败\"}`, as the official SDK answers")))]
+#[utoipa::path(post, path = "/callbacks/wechatpay", tag = "integrations", operation_id = "wechatpay_notification",
+    request_body(content = String, content_type = "application/json", description = "WeChat Pay's signed notification, read as bytes"),
+    responses((status = 200, description = "acknowledged (also a replay); empty body"), (status = 500, description = "signature refused: `{\"code\":\"FAIL\",\"message\":\"失败\"}`, as the official SDK answers")))]
 pub async fn wechatpay(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -53,8 +54,9 @@ pub async fn wechatpay(
 
 /// Alipay asynchronous notifications: form-decoded once, RSA2-verified, stored once per
 /// trade and state, applied to the payment; answered `success` (or `fail`).
-#[utoipa::path(post, path = "/callbacks/alipay", tag = "integrations",
-    responses((status = 200, description = "`success`, or `fail` when refused")))]
+#[utoipa::path(post, path = "/callbacks/alipay", tag = "integrations", operation_id = "alipay_notification",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Alipay's signed notification"),
+    responses((status = 200, content_type = "text/plain", body = String, description = "`success`, or `fail` when refused")))]
 pub async fn alipay(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,

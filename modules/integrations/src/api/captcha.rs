@@ -20,8 +20,11 @@ use crate::service::captcha as svc;
 #[serde(deny_unknown_fields)]
 pub struct RecognizeRequest {
     /// The image, Base64 (no `data:` prefix), at most 1 MiB decoded.
+    #[schema(min_length = 4, max_length = 1398104)]
     pub image_base64: String,
-    /// The provider's captcha type (Chaojiying: 1902 four characters, 9004 clicks …).
+    /// The provider's captcha type (Chaojiying: 1902 four characters, 9004 clicks …):
+    /// 1 to 8 digits.
+    #[schema(min_length = 1, max_length = 8, pattern = "^[0-9]+$")]
     pub codetype: String,
 }
 
@@ -33,7 +36,7 @@ pub struct Recognized {
 }
 
 /// Recognise a captcha image (permission `integrations:captcha`).
-#[utoipa::path(post, path = "/captcha/recognize", tag = "integrations", request_body = RecognizeRequest,
+#[utoipa::path(post, path = "/captcha/recognize", tag = "integrations", operation_id = "recognize_captcha", request_body = RecognizeRequest,
     responses((status = 200, body = Recognized), (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn recognize(
     kernel: web::Data<Kernel>,
@@ -57,14 +60,15 @@ pub async fn recognize(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
-    /// As `recognize` returned it.
+    /// As `recognize` returned it (`<provider>:<its id>`).
+    #[schema(min_length = 3, max_length = 128)]
     pub pic_id: String,
 }
 
 /// Report a wrong answer so its points are refunded (permission
 /// `integrations:captcha`; audited). Only the tenant the answer was given to may
 /// report it, within 7 days and once; another tenant's `pic_id` is 404.
-#[utoipa::path(post, path = "/captcha/report", tag = "integrations", request_body = ReportRequest,
+#[utoipa::path(post, path = "/captcha/report", tag = "integrations", operation_id = "report_captcha", request_body = ReportRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn report(
@@ -103,9 +107,19 @@ pub async fn report(
     .await
 }
 
+/// One captcha provider's remaining points, or why they could not be read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaptchaBalance {
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Each captcha provider's remaining points (permission `integrations:read`).
-#[utoipa::path(get, path = "/captcha/balance", tag = "integrations",
-    responses((status = 200, description = "`[{provider, points | error}]`"), (status = 503, description = "CAPTCHA_UNAVAILABLE: no captcha provider is configured", body = ErrorEnvelope)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/captcha/balance", tag = "integrations", operation_id = "captcha_balance",
+    responses((status = 200, body = Vec<CaptchaBalance>), (status = 503, description = "CAPTCHA_UNAVAILABLE: no captcha provider is configured", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn balance(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -113,11 +127,19 @@ pub async fn balance(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, &permissions::READ)?;
     let all = svc::balances(&state.manager).await?;
-    let out: Vec<_> = all
+    let out: Vec<CaptchaBalance> = all
         .into_iter()
         .map(|(provider, r)| match r {
-            Ok(points) => json!({ "provider": provider, "points": points }),
-            Err(e) => json!({ "provider": provider, "error": e }),
+            Ok(points) => CaptchaBalance {
+                provider,
+                points: Some(points),
+                error: None,
+            },
+            Err(e) => CaptchaBalance {
+                provider,
+                points: None,
+                error: Some(e),
+            },
         })
         .collect();
     Ok(HttpResponse::Ok().json(out))

@@ -55,8 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/storage/presign").route(post().to(storage::presign)))
     .service(
         resource("/storage/signed/{key:.*}")
-            .route(get().to(storage::signed))
-            .route(put().to(storage::signed)),
+            .route(get().to(storage::get_signed))
+            .route(put().to(storage::put_signed)),
     )
     .service(resource("/captcha/recognize").route(post().to(captcha::recognize)))
     .service(resource("/captcha/report").route(post().to(captcha::report)))
@@ -75,7 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         callbacks::wechatpay, callbacks::alipay,
         sms::send_sms, sms::get_sms,
         storage::put_object, storage::get_object, storage::delete_object,
-        storage::presign, storage::signed,
+        storage::presign, storage::get_signed, storage::put_signed,
         captcha::recognize, captcha::report, captcha::balance,
         providers::health, providers::list, providers::update,
     ),

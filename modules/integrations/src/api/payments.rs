@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
-use shopops_kernel::http::pagination::PageQuery;
+use shopops_kernel::http::pagination::{Page, PageQuery};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use shopops_kernel::{AppResult, Kernel};
@@ -62,13 +62,14 @@ pub struct PaymentQuery {
     /// Only payments with this status (`creating`, `pending`, `paid`, `closed`,
     /// `partially_refunded`, `refunded`, `failed`, `unknown`).
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
 
 /// The tenant's payments, newest first (permission `integrations:read`).
 #[utoipa::path(get, path = "/payments", tag = "integrations", params(PaymentQuery),
-    responses((status = 200, description = "a page of payments")), security(("bearer" = [])))]
+    responses((status = 200, body = Page<PaymentView>)), security(("bearer" = [])))]
 pub async fn list_payments(
     kernel: web::Data<Kernel>,
     principal: Principal,

@@ -16,7 +16,7 @@ use crate::service::providers::{self as svc, Health, ProviderChange, ProviderVie
 
 /// Every provider's circuit, success rate and average latency over its recent calls
 /// (permission `integrations:read`).
-#[utoipa::path(get, path = "/health", tag = "integrations", responses((status = 200, body = Health)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/health", tag = "integrations", operation_id = "provider_health", responses((status = 200, body = Health)), security(("bearer" = [])))]
 pub async fn health(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -27,7 +27,7 @@ pub async fn health(
 }
 
 /// The providers in force (permission `integrations:manage`).
-#[utoipa::path(get, path = "/providers", tag = "integrations", responses((status = 200, body = Vec<ProviderView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/providers", tag = "integrations", operation_id = "list_providers", responses((status = 200, body = Vec<ProviderView>)), security(("bearer" = [])))]
 pub async fn list(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -39,7 +39,7 @@ pub async fn list(
 
 /// Change a provider's operational settings live, on every replica (permission
 /// `integrations:manage`). Credentials stay in integrations.yaml and the environment.
-#[utoipa::path(put, path = "/providers/{capability}/{name}", tag = "integrations",
+#[utoipa::path(put, path = "/providers/{capability}/{name}", tag = "integrations", operation_id = "update_provider",
     params(("capability" = String, Path), ("name" = String, Path)), request_body = ProviderChange,
     responses((status = 200, body = ProviderView), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn update(

@@ -95,7 +95,7 @@ pub async fn put_object(
 /// Download an object (permission `integrations:read`), from the first store that
 /// has it.
 #[utoipa::path(get, path = "/storage/objects/{key}", tag = "integrations", params(("key" = String, Path)),
-    responses((status = 200, description = "the object's bytes"), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "the object's bytes"), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn get_object(
     kernel: web::Data<Kernel>,
@@ -159,9 +159,12 @@ pub async fn delete_object(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresignRequest {
+    /// 1–512 characters, `/`-separated, no empty, `.` or `..` parts.
+    #[schema(min_length = 1, max_length = 512)]
     pub key: String,
     pub method: PresignMethod,
     /// 1 s to 7 days (604800); default 900.
+    #[schema(minimum = 1, maximum = 604800)]
     pub expires_secs: Option<u64>,
 }
 
@@ -174,7 +177,7 @@ pub struct Presigned {
 
 /// A URL to download or upload an object directly (permission
 /// `integrations:storage`).
-#[utoipa::path(post, path = "/storage/presign", tag = "integrations", request_body = PresignRequest,
+#[utoipa::path(post, path = "/storage/presign", tag = "integrations", operation_id = "presign_object", request_body = PresignRequest,
     responses((status = 200, body = Presigned), (status = 404, description = "a read of an object no store has", body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope), (status = 503, description = "STORAGE_UNAVAILABLE", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn presign(
@@ -204,32 +207,54 @@ pub struct SignedQuery {
 
 /// The local store's presigned URLs (no bearer token: the signature authenticates,
 /// until `expires`).
-#[utoipa::path(get, path = "/storage/signed/{key}", tag = "integrations", params(("key" = String, Path), SignedQuery),
-    responses((status = 200, description = "the object"), (status = 403, body = ErrorEnvelope)))]
-pub async fn signed(
+fn signed_url<'a>(key: &'a str, q: &'a SignedQuery) -> SignedUrl<'a> {
+    SignedUrl {
+        method: &q.method,
+        key,
+        expires: q.expires,
+        signature: &q.signature,
+    }
+}
+
+/// Read an object through a local-store presigned URL (no bearer token: the URL's
+/// signature authorises exactly this method, key and expiry).
+#[utoipa::path(get, path = "/storage/signed/{key}", tag = "integrations", operation_id = "get_signed_object", params(("key" = String, Path), SignedQuery),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "the object"), (status = 403, body = ErrorEnvelope)))]
+pub async fn get_signed(
+    state: web::Data<State>,
+    key: web::Path<String>,
+    q: web::Query<SignedQuery>,
+) -> AppResult<HttpResponse> {
+    let object = svc::signed_get(&state.manager, &state.url_key, &signed_url(&key, &q)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(object.content_type)
+        .body(object.bytes))
+}
+
+/// Write an object through a local-store presigned URL (no bearer token: the URL's
+/// signature authorises exactly this method, key and expiry).
+#[utoipa::path(put, path = "/storage/signed/{key}", tag = "integrations", operation_id = "put_signed_object", params(("key" = String, Path), SignedQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored"), (status = 403, body = ErrorEnvelope)))]
+pub async fn put_signed(
     state: web::Data<State>,
     req: HttpRequest,
     key: web::Path<String>,
     q: web::Query<SignedQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let url = SignedUrl {
-        method: &q.method,
-        key: &key,
-        expires: q.expires,
-        signature: &q.signature,
-    };
-    if req.method() == actix_web::http::Method::PUT {
-        let content_type = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream");
-        svc::signed_put(&state.manager, &state.url_key, &url, body, content_type).await?;
-        return Ok(HttpResponse::Created().finish());
-    }
-    let object = svc::signed_get(&state.manager, &state.url_key, &url).await?;
-    Ok(HttpResponse::Ok()
-        .content_type(object.content_type)
-        .body(object.bytes))
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    svc::signed_put(
+        &state.manager,
+        &state.url_key,
+        &signed_url(&key, &q),
+        body,
+        content_type,
+    )
+    .await?;
+    Ok(HttpResponse::Created().finish())
 }

@@ -43,7 +43,7 @@ pub fn image(image_base64: &str, codetype: &str) -> AppResult<Vec<u8>> {
             ),
         );
     }
-    if codetype.is_empty() || !codetype.bytes().all(|b| b.is_ascii_digit()) {
+    if codetype.is_empty() || codetype.len() > 8 || !codetype.bytes().all(|b| b.is_ascii_digit()) {
         errors.add(
             "codetype",
             tr!(

@@ -27,18 +27,25 @@ use crate::store::Unique;
 pub struct NewPayment {
     pub channel: Channel,
     /// In fen (1 yuan = 100).
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount: i64,
     /// What the payer sees (1–127 characters).
+    #[schema(min_length = 1, max_length = 127)]
     pub description: String,
     /// Your order number (6–32 of `A–Z a–z 0–9 _ -`); generated when absent.
+    #[schema(min_length = 6, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub out_trade_no: Option<String>,
     /// Only this provider (by name); otherwise the highest-priority available one.
+    #[schema(max_length = 64)]
     pub provider: Option<String>,
     /// JSAPI: the payer's openid.
+    #[schema(max_length = 128)]
     pub openid: Option<String>,
-    /// H5: the payer's IP address.
+    /// H5: the payer's IP address (IPv4 or IPv6).
+    #[schema(max_length = 45)]
     pub client_ip: Option<String>,
-    /// Page pay: where the payer returns.
+    /// Page pay: where the payer returns (`http://` or `https://`).
+    #[schema(max_length = 1024)]
     pub return_url: Option<String>,
 }
 
@@ -120,6 +127,35 @@ pub fn validate(req: &NewPayment) -> AppResult<()> {
     shopops_kernel::validate::free_text("description", &req.description, 127, &mut errors);
     if let Some(no) = &req.out_trade_no {
         order_no_rule("out_trade_no", no, &mut errors);
+    }
+    for (field, value, max) in [
+        ("provider", &req.provider, 64),
+        ("openid", &req.openid, 128),
+        ("return_url", &req.return_url, 1024),
+    ] {
+        if let Some(value) = value {
+            shopops_kernel::validate::free_text(field, value, max, &mut errors);
+        }
+    }
+    if req
+        .client_ip
+        .as_deref()
+        .is_some_and(|ip| !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err())
+    {
+        errors.add("client_ip", tr!("必须是 IP 地址", "must be an IP address"));
+    }
+    if req
+        .return_url
+        .as_deref()
+        .is_some_and(|u| !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")))
+    {
+        errors.add(
+            "return_url",
+            tr!(
+                "必须以 http:// 或 https:// 开头",
+                "must start with http:// or https://"
+            ),
+        );
     }
     if req.channel == Channel::Jsapi && req.openid.as_deref().is_none_or(str::is_empty) {
         errors.add(

@@ -74,12 +74,21 @@ pub fn views(manager: &Manager) -> Vec<ProviderView> {
 #[serde(deny_unknown_fields)]
 pub struct ProviderChange {
     pub enabled: Option<bool>,
-    /// Lower is tried first.
+    /// Lower is tried first (0 to 1000).
+    #[schema(minimum = 0, maximum = 1000)]
     pub priority: Option<u32>,
-    /// SMS sending limits (0 = none).
+    /// SMS sending limit per minute (0 = none, at most 100000).
+    #[schema(minimum = 0, maximum = 100000)]
     pub per_minute: Option<u32>,
+    /// SMS sending limit per day (0 = none, at most 100000000).
+    #[schema(minimum = 0, maximum = 100000000)]
     pub per_day: Option<u32>,
 }
+
+/// The ranges the schema above declares.
+const PRIORITY_MAX: u32 = 1000;
+const PER_MINUTE_MAX: u32 = 100_000;
+const PER_DAY_MAX: u32 = 100_000_000;
 
 /// A checked change of one provider: what its override will hold.
 pub struct Prepared {
@@ -120,6 +129,17 @@ pub async fn prepare(
         );
         return Err(AppError::validation(errors));
     }
+    let mut errors = FieldErrors::new();
+    for (field, value, max) in [
+        ("priority", change.priority, PRIORITY_MAX),
+        ("per_minute", change.per_minute, PER_MINUTE_MAX),
+        ("per_day", change.per_day, PER_DAY_MAX),
+    ] {
+        if value.is_some_and(|v| v > max) {
+            errors.add(field, tr!("不能超过 {max}", "must be at most {max}"));
+        }
+    }
+    errors.into_result()?;
     let existing = store::of(&kernel.db, capability, name).await?;
     let old = existing.as_ref();
     Ok(Prepared {

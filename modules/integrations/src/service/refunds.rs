@@ -26,10 +26,13 @@ const REASON_MAX_CHARS: usize = 80;
 #[serde(deny_unknown_fields)]
 pub struct NewRefund {
     /// In fen; at most what is left of the payment.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount: i64,
     /// At most 80 characters.
+    #[schema(max_length = 80)]
     pub reason: Option<String>,
     /// Your refund number (6–32 of `A–Z a–z 0–9 _ -`); generated when absent.
+    #[schema(min_length = 6, max_length = 32, pattern = "^[A-Za-z0-9_-]+$")]
     pub out_refund_no: Option<String>,
 }
 
@@ -66,10 +69,13 @@ pub fn refund_number(idempotency: Option<&str>, tenant: i64) -> String {
 
 fn validate(req: &NewRefund) -> AppResult<()> {
     let mut errors = FieldErrors::new();
-    if req.amount <= 0 {
+    if req.amount <= 0 || req.amount > 100_000_000 {
         errors.add(
             "amount",
-            tr!("必须为正数（分）", "a positive amount in fen"),
+            tr!(
+                "必须在 1 到 100000000 分之间",
+                "between 1 and 100000000 fen"
+            ),
         );
     }
     if let Some(no) = &req.out_refund_no {

@@ -50,14 +50,17 @@ fn lease_secs(manager: &Manager) -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct NewSms {
     /// `+8613800000000`, or an 11-digit mainland number.
+    #[schema(max_length = 16)]
     pub phone: String,
     /// The logical template (mapped to each provider's own in integrations.yaml).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     pub template: String,
     /// The template's parameters by name.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: Map<String, Value>,
     /// Your id of this message (unique); generated when absent.
+    #[schema(min_length = 1, max_length = 64)]
     pub message_id: Option<String>,
 }
 

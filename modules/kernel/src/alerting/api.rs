@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::{alert_event, alert_silence, alert_state};
 use crate::error::{AppError, AppResult, Code, FieldErrors};
-use crate::http::pagination::{Order, PageQuery};
+use crate::http::pagination::{Order, Page, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, WriteOutcome};
 use crate::{permissions, tr, validate};
@@ -27,6 +27,7 @@ pub struct AlertFilter {
     pub rule: Option<String>,
     /// `firing`, `repeat`, `resolved` or `test`.
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
@@ -63,14 +64,6 @@ impl From<alert_event::Model> for AlertEventView {
     }
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct AlertPage {
-    data: Vec<AlertEventView>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleView {
     pub rule: &'static str,
@@ -85,7 +78,9 @@ pub struct RuleView {
 #[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
     /// 60 s to 7 days.
+    #[schema(minimum = 60, maximum = 604800)]
     pub duration_secs: u64,
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -97,7 +92,7 @@ pub struct ChannelTestResult {
 
 /// Alert history, newest first (permission `alerts:read`).
 #[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertFilter),
-    responses((status = 200, body = AlertPage), (status = 403, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = Page<AlertEventView>), (status = 403, body = crate::error::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list_alerts(
     kernel: web::Data<Kernel>,
@@ -131,7 +126,7 @@ pub async fn list_alerts(
 }
 
 /// The rules, what fires now and what is silenced (permission `alerts:read`).
-#[utoipa::path(get, path = "/alerts/rules", tag = "alerts",
+#[utoipa::path(get, path = "/alerts/rules", tag = "alerts", operation_id = "list_alert_rules",
     responses((status = 200, body = Vec<RuleView>), (status = 403, body = crate::error::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list_rules(
@@ -178,7 +173,7 @@ fn known_rule(kernel: &Kernel, rule: &str) -> AppResult<()> {
 
 /// Silence a rule for a while: it is evaluated but announces nothing (permission
 /// `alerts:manage`).
-#[utoipa::path(post, path = "/alerts/rules/{rule}/silence", tag = "alerts", params(("rule" = String, Path)),
+#[utoipa::path(post, path = "/alerts/rules/{rule}/silence", tag = "alerts", operation_id = "silence_alert_rule", params(("rule" = String, Path)),
     request_body = SilenceRequest,
     responses((status = 200, body = RuleView), (status = 404, body = crate::error::ErrorEnvelope), (status = 422, body = crate::error::ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -257,7 +252,7 @@ pub async fn silence_rule(
 }
 
 /// End a rule's silence (permission `alerts:manage`).
-#[utoipa::path(delete, path = "/alerts/rules/{rule}/silence", tag = "alerts", params(("rule" = String, Path)),
+#[utoipa::path(delete, path = "/alerts/rules/{rule}/silence", tag = "alerts", operation_id = "unsilence_alert_rule", params(("rule" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn unsilence_rule(
@@ -295,7 +290,7 @@ pub async fn unsilence_rule(
 
 /// Send a test notice on one channel and report whether it was delivered
 /// (permission `alerts:manage`).
-#[utoipa::path(post, path = "/alerts/channels/{name}/test", tag = "alerts", params(("name" = String, Path, description = "email, wecom, dingtalk, feishu or webhook")),
+#[utoipa::path(post, path = "/alerts/channels/{name}/test", tag = "alerts", operation_id = "test_alert_channel", params(("name" = String, Path, description = "email, wecom, dingtalk, feishu or webhook")),
     responses((status = 200, body = ChannelTestResult), (status = 404, body = crate::error::ErrorEnvelope), (status = 502, body = crate::error::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn test_channel(

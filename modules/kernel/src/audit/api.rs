@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::audit_log;
 use crate::error::AppResult;
-use crate::http::pagination::{Order, PageQuery};
+use crate::http::pagination::{Order, Page, PageQuery};
 use crate::permissions;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,6 +28,7 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Records before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
@@ -72,14 +73,6 @@ impl From<audit_log::Model> for AuditRecord {
     }
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct AuditPage {
-    data: Vec<AuditRecord>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 /// List audit records of the caller's tenant (permission `audit:read`).
 #[utoipa::path(
     get,
@@ -87,7 +80,7 @@ pub struct AuditPage {
     tag = "audit",
     params(AuditFilter),
     responses(
-        (status = 200, body = AuditPage),
+        (status = 200, body = Page<AuditRecord>),
         (status = 400, body = crate::error::ErrorEnvelope),
         (status = 401, body = crate::error::ErrorEnvelope),
         (status = 403, body = crate::error::ErrorEnvelope),

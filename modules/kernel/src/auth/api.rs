@@ -22,14 +22,19 @@ pub(crate) const NO_STORE: (actix_web::http::header::HeaderName, &str) =
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Tenant code; omit for platform superadmins.
+    #[schema(max_length = 63)]
     pub tenant: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// As the sign-in (or the last refresh) returned it.
+    #[schema(min_length = 1, max_length = 512)]
     pub refresh_token: String,
 }
 
@@ -86,6 +91,7 @@ pub async fn login(
 #[utoipa::path(
     post,
     path = "/auth/refresh",
+    operation_id = "refresh_token",
     tag = "auth",
     request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = crate::error::ErrorEnvelope))
@@ -123,6 +129,7 @@ pub async fn logout(
 #[utoipa::path(
     get,
     path = "/me",
+    operation_id = "get_me",
     tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorEnvelope)),
     security(("bearer" = []))

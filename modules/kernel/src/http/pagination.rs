@@ -20,7 +20,8 @@ pub const MAX_LIMIT: u64 = 100;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Items per page, 1..=100 (larger values are capped at 100). Default 20.
+    /// Items per page, 1 to 100. Default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -41,7 +42,12 @@ impl PageQuery {
                     serde_json::json!({ "field": "limit", "min": 1, "max": MAX_LIMIT }),
                 ))
             }
-            Some(n) => n.min(MAX_LIMIT),
+            Some(n) if n > MAX_LIMIT => {
+                return Err(Code::InvalidQuery.err().with_details(
+                    serde_json::json!({ "field": "limit", "min": 1, "max": MAX_LIMIT }),
+                ))
+            }
+            Some(n) => n,
             None => DEFAULT_LIMIT,
         };
         let after = match self.cursor.as_deref() {
@@ -153,9 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn limit_is_capped_and_zero_rejected() {
+    fn limit_outside_1_to_100_is_rejected() {
         let q = PageQuery {
             limit: Some(1000),
+            cursor: None,
+        };
+        assert_eq!(q.resolve().unwrap_err().code, "INVALID_QUERY");
+        let q = PageQuery {
+            limit: Some(100),
             cursor: None,
         };
         assert_eq!(q.resolve().unwrap().limit, 100);

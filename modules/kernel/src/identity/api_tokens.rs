@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::context::Kernel;
 use crate::entities::api_token;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::pagination::{Order, PageQuery};
+use crate::http::pagination::{Order, Page, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::permissions;
@@ -26,10 +26,12 @@ use crate::validate;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Permissions the token may use (`module:action`); a subset of the caller's.
     pub scopes: Vec<String>,
     /// Days until the token expires, 1..=3650; none = no expiry.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -53,14 +55,6 @@ pub struct CreatedApiToken {
     pub info: ApiTokenView,
     /// The secret token. Shown only in this response.
     pub token: String,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct ApiTokenPage {
-    data: Vec<ApiTokenView>,
-    next_cursor: Option<String>,
-    has_more: bool,
 }
 
 impl From<api_token::Model> for ApiTokenView {
@@ -87,6 +81,7 @@ impl From<api_token::Model> for ApiTokenView {
     post,
     path = "/api-tokens",
     tag = "api-tokens",
+    params(("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateApiToken,
     responses((status = 201, body = CreatedApiToken), (status = 403, body = crate::error::ErrorEnvelope), (status = 409, body = crate::error::ErrorEnvelope), (status = 422, body = crate::error::ErrorEnvelope)),
     security(("bearer" = []))
@@ -189,7 +184,7 @@ pub async fn create_api_token(
     path = "/api-tokens",
     tag = "api-tokens",
     params(PageQuery),
-    responses((status = 200, body = ApiTokenPage)),
+    responses((status = 200, body = Page<ApiTokenView>)),
     security(("bearer" = []))
 )]
 pub async fn list_api_tokens(

@@ -13,7 +13,7 @@ use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::tenant;
 use crate::error::{is_unique_violation, AppResult, Code, FieldErrors};
-use crate::http::pagination::{Order, PageQuery};
+use crate::http::pagination::{Order, Page, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::identity::users::{insert_user, view, UserView};
@@ -46,18 +46,14 @@ pub struct CreatedTenant {
     pub admin: UserView,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct TenantPage {
-    data: Vec<TenantView>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenantAdmin {
+    /// Letters, digits and `. _ - @`, 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
+    /// 8 to 128 characters (docs/errors.md, `VALIDATION_ERROR`, lists the rules).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -65,7 +61,9 @@ pub struct NewTenantAdmin {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// Short unique code users log in with: 2–63 of `a-z 0-9 -`.
+    #[schema(min_length = 2, max_length = 63, pattern = "^[a-z0-9-]+$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The tenant's first administrator.
     pub admin: NewTenantAdmin,
@@ -176,7 +174,7 @@ pub async fn create_tenant(
     path = "/tenants",
     tag = "tenants",
     params(PageQuery),
-    responses((status = 200, body = TenantPage), (status = 403, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = Page<TenantView>), (status = 403, body = crate::error::ErrorEnvelope)),
     security(("bearer" = []))
 )]
 pub async fn list_tenants(

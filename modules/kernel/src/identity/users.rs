@@ -18,7 +18,7 @@ use crate::auth::{password, Principal};
 use crate::context::Kernel;
 use crate::entities::{api_token, refresh_token, user, user_role};
 use crate::error::{is_unique_violation, AppError, AppResult, Code, FieldErrors, Localized};
-use crate::http::pagination::{Order, PageQuery};
+use crate::http::pagination::{Order, Page, PageQuery};
 use crate::http::RequestContext;
 use crate::idempotency::{self, IdempotencyRequest, WriteOutcome};
 use crate::permissions;
@@ -36,19 +36,14 @@ pub struct UserView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct UserPage {
-    data: Vec<UserView>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// Letters, digits and `. _ - @`, 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters (docs/errors.md, `VALIDATION_ERROR`, lists the rules).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Roles in the tenant: `admin`, `agent`, `viewer` (platform: `superadmin`).
     #[serde(default)]
@@ -58,6 +53,8 @@ pub struct CreateUser {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    /// 8 to 128 characters (docs/errors.md, `VALIDATION_ERROR`, lists the rules).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -301,7 +298,7 @@ pub async fn create_user(
     path = "/users",
     tag = "users",
     params(PageQuery),
-    responses((status = 200, body = UserPage), (status = 401, body = crate::error::ErrorEnvelope), (status = 403, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = Page<UserView>), (status = 401, body = crate::error::ErrorEnvelope), (status = 403, body = crate::error::ErrorEnvelope)),
     security(("bearer" = []))
 )]
 pub async fn list_users(

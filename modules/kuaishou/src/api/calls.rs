@@ -22,6 +22,7 @@ use crate::store;
 #[serde(deny_unknown_fields)]
 pub struct CallRequest {
     /// Any method of the catalogue, e.g. `open.item.list.get`.
+    #[schema(min_length = 1, max_length = 128)]
     pub method: String,
     /// Business parameters by wire name; sent in the catalogue's order.
     #[serde(default)]
@@ -32,7 +33,7 @@ pub struct CallRequest {
 /// Call any open-platform method for a shop by name (permission `kuaishou:manage`):
 /// verb and version from the catalogue, the shop's token, the platform's `data` back.
 #[utoipa::path(post, path = "/shops/{id}/call", tag = "kuaishou", params(("id" = i64, Path)), request_body = CallRequest,
-    responses((status = 200, description = "the platform's `data`"), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)),
+    responses((status = 200, body = Object, description = "the platform's `data`"), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope), (status = 409, description = "KUAISHOU_SHOP_REVOKED", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn call_method(
     kernel: web::Data<Kernel>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{ErrorBody, ErrorEnvelope, Lang};
-use shopops_kernel::http::pagination::PageQuery;
+use shopops_kernel::http::pagination::{Page, PageQuery};
 use shopops_kernel::{AppError, AppResult, Kernel};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,7 +22,7 @@ use crate::store::{self, RecordFilter};
 
 /// Pull the shop's orders now, from its checkpoint (permission `kuaishou:manage`).
 #[utoipa::path(post, path = "/shops/{id}/sync", tag = "kuaishou", params(("id" = i64, Path)),
-    responses((status = 200, body = SyncReport), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = SyncReport), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope), (status = 409, description = "KUAISHOU_SHOP_REVOKED", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn sync_shop(
     kernel: web::Data<Kernel>,
     platform: web::Data<Arc<Platform>>,
@@ -44,6 +44,7 @@ pub struct ShopRecordsQuery {
     /// Only this platform status.
     pub status: Option<i64>,
     /// Items per page, 1..=100. Default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -96,7 +97,7 @@ fn order_view(o: order::Model) -> OrderView {
 }
 
 /// Synced orders of the tenant's shops, newest first (permission `kuaishou:read`).
-#[utoipa::path(get, path = "/orders", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, description = "a page of orders (`OrderView`)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/orders", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, body = Page<OrderView>)), security(("bearer" = [])))]
 pub async fn list_orders(
     kernel: web::Data<Kernel>,
     principal: Principal,
@@ -110,6 +111,7 @@ pub async fn list_orders(
 
 /// A refund kept from message-push events.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KuaishouRefund)]
 pub struct RefundView {
     pub id: i64,
     pub shop_id: i64,
@@ -141,7 +143,7 @@ fn refund_view(r: refund::Model) -> RefundView {
 
 /// Refunds of the tenant's shops kept from message-push events, newest first
 /// (permission `kuaishou:read`).
-#[utoipa::path(get, path = "/refunds", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, description = "a page of refunds (`RefundView`)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/refunds", tag = "kuaishou", params(ShopRecordsQuery), responses((status = 200, body = Page<RefundView>)), security(("bearer" = [])))]
 pub async fn list_refunds(
     kernel: web::Data<Kernel>,
     principal: Principal,

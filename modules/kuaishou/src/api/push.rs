@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
-use shopops_kernel::http::pagination::PageQuery;
+use shopops_kernel::http::pagination::{Page, PageQuery};
 use shopops_kernel::{AppResult, Kernel};
 use utoipa::ToSchema;
 
@@ -93,7 +93,7 @@ fn event_view(e: event::Model) -> EventView {
 }
 
 /// Message-push events of the tenant's shops, newest first (permission `kuaishou:read`).
-#[utoipa::path(get, path = "/events", tag = "kuaishou", params(PageQuery), responses((status = 200, description = "a page of events (`EventView`)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/events", tag = "kuaishou", params(PageQuery), responses((status = 200, body = Page<EventView>)), security(("bearer" = [])))]
 pub async fn list_events(
     kernel: web::Data<Kernel>,
     principal: Principal,

@@ -92,7 +92,7 @@ pub async fn list_shops(
 /// Refresh a shop's tokens now (permission `kuaishou:manage`); concurrent requests,
 /// from any replica, cause one refresh.
 #[utoipa::path(post, path = "/shops/{id}/refresh", tag = "kuaishou", params(("id" = i64, Path)),
-    responses((status = 200, body = ShopView), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = ShopView), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope), (status = 409, description = "KUAISHOU_SHOP_REVOKED", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn refresh_shop(
     kernel: web::Data<Kernel>,
     platform: web::Data<Arc<Platform>>,
@@ -126,7 +126,7 @@ pub async fn disconnect_shop(
 /// The shop's own information from the platform (`open.shop.info.get`; permission
 /// `kuaishou:read`).
 #[utoipa::path(get, path = "/shops/{id}/info", tag = "kuaishou", params(("id" = i64, Path)),
-    responses((status = 200, description = "the platform's `data`"), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = Object, description = "the platform's `data`"), (status = 404, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope), (status = 409, description = "KUAISHOU_SHOP_REVOKED", body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn shop_info(
     kernel: web::Data<Kernel>,
     platform: web::Data<Arc<Platform>>,

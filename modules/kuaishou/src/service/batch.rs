@@ -24,13 +24,17 @@ pub struct BatchOrderQuery {
     /// Shops of the caller's tenant (1 to 50).
     pub shop_ids: Vec<i64>,
     /// Epoch milliseconds, inclusive.
+    #[schema(minimum = 0, maximum = 9999999999999_i64)]
     pub begin_time: i64,
     /// Epoch milliseconds, exclusive.
+    #[schema(minimum = 0, maximum = 9999999999999_i64)]
     pub end_time: i64,
     /// 1 by create time (default), 2 by update time.
+    #[schema(minimum = 1, maximum = 2)]
     pub query_type: Option<i32>,
     /// Orders returned per shop at most (default 1000, at most 10000); `truncated` says
     /// when a shop had more.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_orders_per_shop: Option<usize>,
 }
 
@@ -66,7 +70,7 @@ fn validate(q: &BatchOrderQuery) -> AppResult<usize> {
     if unique.len() != q.shop_ids.len() {
         errors.add("shop_ids", tr!("每个店铺只能出现一次", "each shop once"));
     }
-    if q.end_time <= q.begin_time || q.begin_time < 0 {
+    if q.end_time <= q.begin_time || q.begin_time < 0 || q.end_time > 9_999_999_999_999 {
         errors.add(
             "end_time",
             tr!(

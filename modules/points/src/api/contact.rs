@@ -21,6 +21,7 @@ pub struct ContactRequest {
     #[schema(max_length = 254)]
     pub email: Option<String>,
     /// New phone, 5 to 20 digits (with + - or spaces); "" removes it; absent leaves it.
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
 }
 

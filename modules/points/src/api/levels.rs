@@ -22,7 +22,7 @@ pub struct LevelRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Lifetime points from which a member holds the level (≥ 0, unique per tenant).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub threshold: i64,
     /// A JSON object (what the level gives; not interpreted here).
     #[serde(default)]
@@ -36,7 +36,7 @@ pub struct LevelPatch {
     /// 1 to 200 characters once trimmed, no control characters.
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub threshold: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub benefits: Option<serde_json::Value>,

@@ -315,6 +315,7 @@ async fn move_frozen(
 
 /// Freeze available points, e.g. during a return window (permission `points:adjust`).
 #[utoipa::path(post, path = "/freeze", tag = "points", request_body = SpendRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = EntryResult), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn freeze(
@@ -329,6 +330,7 @@ pub async fn freeze(
 
 /// Release frozen points back to available (permission `points:adjust`).
 #[utoipa::path(post, path = "/unfreeze", tag = "points", request_body = SpendRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = EntryResult), (status = 409, description = "INSUFFICIENT_FROZEN_POINTS", body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn unfreeze(
@@ -350,7 +352,7 @@ pub async fn unfreeze(
 }
 
 /// Reverse an earn, spend or adjust entry, once (permission `points:adjust`).
-#[utoipa::path(post, path = "/entries/{id}/reverse", tag = "points", params(("id" = i64, Path)), request_body = ReverseRequest,
+#[utoipa::path(post, path = "/entries/{id}/reverse", tag = "points", params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = ReverseRequest,
     responses((status = 201, body = EntryResult), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn reverse(

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{Code, ErrorEnvelope};
-use shopops_kernel::http::pagination::PageQuery;
+use shopops_kernel::http::pagination::{Page, PageQuery};
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::idempotency::{self, WriteOutcome};
 use shopops_kernel::{tr, AppError, AppResult, Kernel};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::operator;
 use crate::permissions;
@@ -92,22 +92,15 @@ pub struct RecordQuery {
     /// Entries created before this time.
     pub to: Option<DateTime<Utc>>,
     /// Items per page, 1..=100 (larger values are capped at 100). Default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the page shape for OpenAPI only
-pub struct RecordPage {
-    data: Vec<RecordView>,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
 /// A member's ledger, newest first (permission `points:read`).
 #[utoipa::path(get, path = "/profiles/{member_id}/records", tag = "points", params(("member_id" = String, Path), RecordQuery),
-    responses((status = 200, body = RecordPage), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = Page<RecordView>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list_records(
     kernel: web::Data<Kernel>,

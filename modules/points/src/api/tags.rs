@@ -30,6 +30,7 @@ pub struct TagDefinition {
     #[schema(min_length = 1, max_length = 200)]
     pub tag_name: String,
     /// Higher outranks lower within a type (any 32-bit integer).
+    #[schema(minimum = -2147483648, maximum = 2147483647)]
     pub rank: i32,
     /// Default validity of a grant in days, 1 to 3650; none = no expiry.
     #[schema(minimum = 1, maximum = 3650)]
@@ -39,6 +40,7 @@ pub struct TagDefinition {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub tag_id: i64,
     /// Overrides the tag's default duration; in the future.
     pub expires_at: Option<DateTime<Utc>>,

@@ -131,8 +131,15 @@ fn check_fields(
     if let Some(name) = name {
         check.rule(|errors| display_name("name", name, errors));
     }
-    if threshold.is_some_and(|t| t < 0) {
-        check.add("threshold", tr!("必须大于或等于0", "must be 0 or more"));
+    if threshold.is_some_and(|t| !(0..=crate::store::MAX_BALANCE).contains(&t)) {
+        check.add(
+            "threshold",
+            tr!(
+                "必须在 0 到 {} 之间",
+                "must be 0 to {}",
+                crate::store::MAX_BALANCE
+            ),
+        );
     }
     if benefits.is_some_and(|b| !(b.is_object() || b.is_null())) {
         check.add("benefits", tr!("必须是JSON对象", "must be a JSON object"));
