@@ -17,6 +17,7 @@ mod m20261201_000011_integrations_sms_delivery;
 mod m20261201_000012_integrations_sms_report_due;
 mod m20261202_000013_kuaishou_event_per_shop;
 mod m20261202_000014_integrations_captcha_recognitions;
+mod m20261202_000015_integrations_refund_counted;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_integrations_sms_report_due::Migration),
             Box::new(m20261202_000013_kuaishou_event_per_shop::Migration),
             Box::new(m20261202_000014_integrations_captcha_recognitions::Migration),
+            Box::new(m20261202_000015_integrations_refund_counted::Migration),
         ]
     }
 }

@@ -73,6 +73,8 @@ pub struct Wechat {
     pub forge_certificate_list: bool,
     pub orders: HashMap<String, Value>,
     pub refunds: Vec<Value>,
+    /// Refunds are answered `PROCESSING` (accepted, money not back yet), not `SUCCESS`.
+    pub refunds_processing: bool,
     pub refused_signatures: usize,
     pub calls: usize,
 }
@@ -222,7 +224,12 @@ async fn wechat_api(
     if path == "/v3/refund/domestic/refunds" {
         let mut s = state.lock().unwrap();
         s.refunds.push(request.clone());
-        let answer = json!({ "refund_id": format!("50000{}", s.refunds.len()), "out_refund_no": request["out_refund_no"], "status": "SUCCESS" });
+        let status = if s.refunds_processing {
+            "PROCESSING"
+        } else {
+            "SUCCESS"
+        };
+        let answer = json!({ "refund_id": format!("50000{}", s.refunds.len()), "out_refund_no": request["out_refund_no"], "status": status });
         return wechat_reply(&keys, 200, &answer.to_string());
     }
     wechat_error(404, "NOT_FOUND", "no such API")

@@ -628,6 +628,26 @@ async fn payments_fail_over_safely_and_notifications_apply_once() {
         .await
         .body;
     assert_eq!(after["refunded_amount"], 40, "{after}");
+    // A refund the provider accepts but has not paid back yet (PROCESSING), asked
+    // again by its number: still counted once.
+    wechat_state.lock().unwrap().refunds_processing = true;
+    for _ in 0..2 {
+        let r = server
+            .post(
+                &format!("/api/v1/integrations/payments/{id}/refunds"),
+                &admin,
+                json!({ "amount": 15, "out_refund_no": "refund-pending-1" }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["status"], "processing");
+    }
+    let after = server
+        .get(&format!("/api/v1/integrations/payments/{id}"), &admin)
+        .await
+        .body;
+    assert_eq!(after["refunded_amount"], 55, "{after}");
+    wechat_state.lock().unwrap().refunds_processing = false;
 
     // WeChat Pay never answers: asked first, it has no such order — Alipay takes it.
     wechat_state.lock().unwrap().hang = true;

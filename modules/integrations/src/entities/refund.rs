@@ -17,6 +17,8 @@ pub struct Model {
     pub reason: Option<String>,
     pub status: RefundStatus,
     pub provider_refund_id: Option<String>,
+    /// When its amount was counted on the payment (once; see `store::count_refund`).
+    pub counted_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

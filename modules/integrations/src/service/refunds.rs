@@ -152,10 +152,9 @@ pub async fn record(
     row: refund::Model,
     state: RefundState,
 ) -> AppResult<RefundView> {
-    let was = row.status;
-    let amount = row.amount;
+    let (id, amount) = (row.id, row.amount);
     let saved = store::save_refund_state(txn, row, &state).await?;
-    if was == RefundStatus::Processing && state.status.accepted() {
+    if state.status.accepted() && store::count_refund(txn, id).await? {
         // On the payment as it is now, not as it was read before the provider's call.
         let current = store::current(txn, p)
             .await?

@@ -191,6 +191,7 @@ pub async fn insert_refund<C: ConnectionTrait>(
         reason: Set(reason.map(str::to_string)),
         status: Set(RefundStatus::Processing),
         provider_refund_id: Set(None),
+        counted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -210,6 +211,18 @@ pub async fn save_refund_state<C: ConnectionTrait>(
     active.provider_refund_id = Set(state.provider_refund_id.clone());
     active.updated_at = Set(Utc::now());
     active.update(db).await
+}
+
+/// Marks a refund counted on its payment; true for the one caller that does so (a
+/// conditional update), so concurrent or repeated answers count it once.
+pub async fn count_refund<C: ConnectionTrait>(db: &C, refund_id: i64) -> Result<bool, DbErr> {
+    let marked = refund::Entity::update_many()
+        .col_expr(refund::Column::CountedAt, Expr::value(Utc::now()))
+        .filter(refund::Column::Id.eq(refund_id))
+        .filter(refund::Column::CountedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(marked.rows_affected == 1)
 }
 
 /// The order a provider's notification names, whatever its tenant: the notification
