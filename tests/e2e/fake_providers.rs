@@ -30,7 +30,7 @@ pub fn vector_keys(provider: &str, file: &str) -> Value {
     vector(provider, file)["keys"].clone()
 }
 
-async fn serve(app: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static) -> String {
+pub async fn serve(app: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static) -> String {
     let server = HttpServer::new(move || App::new().configure(app.clone()))
         .workers(1)
         .disable_signals()

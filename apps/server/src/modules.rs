@@ -9,6 +9,7 @@ pub const MODULES: &[&dyn Module] = &[
     &shopops_points::PointsModule,
     &shopops_kuaishou::KuaishouModule,
     &shopops_integrations::IntegrationsModule,
+    &shopops_customer_service::CustomerServiceModule,
 ];
 
 /// What the kernel and every module declare.

@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         metrics: Some(kernel.metrics.clone()),
         default_lang: config.default_lang(),
+        max_body_bytes: config.max_body_bytes,
     };
     let openapi = crate::openapi::document();
     let data = web::Data::new(kernel.clone());

@@ -18,8 +18,12 @@ pub struct ComponentHealth {
     /// `healthy`, `degraded` or `unhealthy`.
     pub state: &'static str,
     pub latency_ms: Option<f64>,
+    /// Why it is not healthy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What it is (a model loaded from where, a store of how many vectors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// An informational check a module registers with the kernel.

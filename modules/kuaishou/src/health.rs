@@ -59,6 +59,7 @@ impl Connectivity {
             state,
             latency_ms,
             reason,
+            detail: None,
         }
     }
 }

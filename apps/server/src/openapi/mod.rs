@@ -20,7 +20,7 @@ pub fn document() -> Doc {
     doc.info.title = "ShopOps API".into();
     let mut description = String::from(
         "E-commerce seller operations: identity and access, audit, alerts, points, Kuaishou shops, \
-         payment/SMS/storage/captcha integrations.\n\n\
+         payment/SMS/storage/captcha integrations, customer service.\n\n\
          Errors are the envelope `ErrorEnvelope`; `error.code` is one of the codes listed in its \
          enum (catalogue: `/docs/errors`), `error.message` follows `Accept-Language` (zh-CN or en).\n\n\
          ## Permissions\n\n| permission | roles by default | allows |\n|---|---|---|\n",
@@ -62,6 +62,7 @@ fn set_code_enum(doc: &mut Doc, codes: &[&str]) {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
+    use utoipa::OpenApi;
 
     fn spec() -> Value {
         serde_json::to_value(super::document()).unwrap()
@@ -102,6 +103,32 @@ mod tests {
             || p["type"]
                 .as_array()
                 .is_some_and(|ts| ts.iter().any(|x| x == t))
+    }
+
+    /// Nesting merges components by name, so two modules' schemas of one name would
+    /// silently become one (a customer-service shop answered as a Kuaishou shop).
+    #[test]
+    fn schema_names_are_unique_across_modules() {
+        let mut owners: std::collections::BTreeMap<String, (&str, serde_json::Value)> =
+            Default::default();
+        let docs = std::iter::once(("kernel", shopops_kernel::ApiDoc::openapi())).chain(
+            crate::modules::MODULES
+                .iter()
+                .map(|m| (m.name(), m.openapi())),
+        );
+        for (owner, doc) in docs {
+            let schemas = doc.components.map(|c| c.schemas).unwrap_or_default();
+            for (name, schema) in schemas {
+                let schema = serde_json::to_value(schema).unwrap();
+                if let Some((first, earlier)) = owners.get(&name) {
+                    assert!(
+                        *earlier == schema,
+                        "schema `{name}` is defined by {first} and {owner} differently: name one with #[schema(as = …)]"
+                    );
+                }
+                owners.insert(name, (owner, schema));
+            }
+        }
     }
 
     #[test]

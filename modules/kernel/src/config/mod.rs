@@ -165,8 +165,8 @@ pub struct Config {
     pub alert_webhook_type: String,
 }
 
-/// Alert variables accepted without the `SHOPOPS_` prefix (the names other
-/// customer-service tools use; docs/configuration.md).
+/// Alert variables accepted without the `SHOPOPS_` prefix (the names the sellers'
+/// existing support tools use; docs/configuration.md).
 const UNPREFIXED_ALERT_ENV: &[&str] = &[
     "ALERT_SMTP_SERVER",
     "ALERT_SMTP_PORT",
@@ -222,12 +222,14 @@ impl Config {
         if let Some(path) = &self.file {
             figment = figment.merge(Figment::from(Toml::file(path)).focus(section));
         }
-        figment = figment.merge(Env::prefixed(env_prefix));
+        // `__` separates levels, so nested tables (`[cs.llm.providers.qwen]`) can be
+        // set from the environment: `CS_LLM__PROVIDERS__QWEN__API_KEY`.
+        figment = figment.merge(Env::prefixed(env_prefix).split("__"));
         figment.extract().map_err(|e| {
             let (key, kind) = key_of(&e);
             ConfigError::Invalid(format!(
                 "key `{section}.{key}` (env {env_prefix}{}): {kind}",
-                key.to_ascii_uppercase(),
+                key.replace('.', "__").to_ascii_uppercase(),
             ))
         })
     }

@@ -318,8 +318,9 @@ pub struct ErrorInfo {
 }
 
 /// Fallback for a status that reached the client without an [`AppError`] (actix's
-/// own 404/405, a middleware error).
-pub(crate) fn body_for_status(status: StatusCode) -> ErrorBody {
+/// own 404/405, a middleware error). A 413 there is actix's raw-body limit,
+/// `max_body_bytes`.
+pub(crate) fn body_for_status(status: StatusCode, max_body_bytes: usize) -> ErrorBody {
     let code = match status.as_u16() {
         400 => Code::BadRequest,
         401 => Code::InvalidToken,
@@ -342,7 +343,10 @@ pub(crate) fn body_for_status(status: StatusCode) -> ErrorBody {
     ErrorBody {
         code: Cow::Borrowed(def.code),
         message: Localized::fixed(def.zh, def.en),
-        details: json!({}),
+        details: match code {
+            Code::PayloadTooLarge => json!({ "limit_bytes": max_body_bytes }),
+            _ => json!({}),
+        },
     }
 }
 

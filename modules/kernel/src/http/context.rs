@@ -64,6 +64,9 @@ pub struct HttpSettings {
     pub metrics: Option<std::sync::Arc<crate::telemetry::metrics::Metrics>>,
     /// Messages in this language when `Accept-Language` names no language we have.
     pub default_lang: Lang,
+    /// The body limit actix applies to raw bodies (`web::Bytes`), named in the 413
+    /// envelope it cannot build itself.
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -73,6 +76,7 @@ impl Default for HttpSettings {
             request_timeout: std::time::Duration::from_secs(60),
             metrics: None,
             default_lang: Lang::default(),
+            max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -132,6 +136,7 @@ pub async fn request_context(
         request_id: &request_id,
         docs_url,
         lang,
+        max_body_bytes: settings.max_body_bytes,
     };
     let method = req.method().to_string();
     let path = req.path().to_string();
@@ -317,6 +322,7 @@ pub fn refusal_bytes(error: &crate::error::AppError, settings: &HttpSettings) ->
         request_id: &request_id,
         docs_url: &settings.error_docs_url,
         lang: settings.default_lang,
+        max_body_bytes: settings.max_body_bytes,
     };
     let body = ErrorBody {
         code: error.code.clone(),
@@ -341,6 +347,7 @@ struct Render<'a> {
     request_id: &'a str,
     docs_url: &'a str,
     lang: Lang,
+    max_body_bytes: usize,
 }
 
 fn pre_render(done: Done<'_>, response: HttpResponse, render: &Render<'_>, route: &str) -> Error {
@@ -367,7 +374,7 @@ fn envelope_response<B>(old: &HttpResponse<B>, render: &Render<'_>) -> HttpRespo
         .extensions()
         .get::<ErrorBody>()
         .cloned()
-        .unwrap_or_else(|| body_for_status(status));
+        .unwrap_or_else(|| body_for_status(status, render.max_body_bytes));
     let envelope = envelope_json(&body, render);
     let mut new = HttpResponse::build(status)
         .insert_header((header::CONTENT_LANGUAGE, render.lang.tag()))
@@ -413,7 +420,16 @@ mod tests {
                     .app_data(extract::json_config(64))
                     .route("/panic", web::get().to(panics))
                     .route("/fail", web::get().to(fails))
-                    .route("/json", web::post().to(takes_json)),
+                    .app_data(web::Data::new(HttpSettings {
+                        max_body_bytes: 64,
+                        ..HttpSettings::default()
+                    }))
+                    .app_data(web::PayloadConfig::new(64))
+                    .route("/json", web::post().to(takes_json))
+                    .route(
+                        "/bytes",
+                        web::post().to(|b: web::Bytes| async move { b.len().to_string() }),
+                    ),
             )
             .await
         };
@@ -533,5 +549,21 @@ mod tests {
         let (status, _, body) = call(&app, req).await;
         assert_eq!(status, 413);
         assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+        assert_eq!(body["error"]["details"]["limit_bytes"], 64);
+
+        // A raw body over actix's own limit: the envelope still names the limit.
+        let req = test::TestRequest::post()
+            .uri("/bytes")
+            .insert_header(("accept-language", "en"))
+            .set_payload(vec![b'x'; 100])
+            .to_request();
+        let (status, _, body) = call(&app, req).await;
+        assert_eq!(status, 413);
+        assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+        assert_eq!(body["error"]["details"]["limit_bytes"], 64, "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            "the request body exceeds 64 bytes"
+        );
     }
 }
