@@ -311,6 +311,59 @@ async fn rules_hold_automatic_replies_and_one_of_two_approvals_wins() {
         .collect();
     assert_eq!(shops, HashSet::from([manual]));
 
+    // An agent's knowledge-base writes stay in its shops; tenant-wide ones are the admins'.
+    let entry = |shop: Option<i64>| json!({ "question": "会员价怎么算", "answer": "会员九五折", "shop_id": shop });
+    server
+        .post("/api/v1/cs/kb/entries", &carol, entry(Some(guarded)))
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    server
+        .post("/api/v1/cs/kb/entries", &carol, entry(None))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+    let r = server
+        .post("/api/v1/cs/kb/entries", &carol, entry(Some(manual)))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    server
+        .post("/api/v1/cs/kb/search", &carol, json!({ "query": "发货" }))
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+    let seen = server
+        .get("/api/v1/cs/kb/entries?limit=100", &carol)
+        .await
+        .body;
+    assert!(
+        seen["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["shop_id"].is_null() || e["shop_id"] == manual),
+        "{seen}"
+    );
+    // A read-only member, never assigned, reads every shop.
+    server.user(&admin, "victor", &["viewer"]).await;
+    let viewer = server.token(Some("rules"), "victor", "user-password").await;
+    assert_eq!(
+        server
+            .get("/api/v1/cs/shops", &viewer)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    // A region far off any screen is refused, not wrapped around.
+    server
+        .post(
+            "/api/v1/cs/shops",
+            &admin,
+            json!({ "name": "越界店", "ocr_region": [i64::MAX, 0, 1, 1] }),
+        )
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+
     // Reject with a hand-off, and approve into the KB.
     let m = routed(&server, &admin, manual, "buyer-2", "可以开发票吗").await;
     let r = server

@@ -304,9 +304,22 @@ async fn another_tenant_reaches_nothing_of_a_tenant() {
         )
         .await;
     let agent_id = r.body["id"].clone();
+    // One message answered (in the outbox), one left in review; A's statistics computed.
     server
         .post(&format!("/api/v1/cs/reviews/{id}/approve"), &a, json!({}))
         .await;
+    let waiting = routed(&server, &a, shop, "buyer-2", "可以开发票吗").await;
+    assert_eq!(waiting["status"], "review");
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let (code, out, err) = run_cli(&store, &["cs", "stats", "--date", &today.to_string()], None);
+    assert_eq!(code, 0, "{out}{err}");
+    let a_stats = server
+        .get(
+            &format!("/api/v1/cs/stats/daily?from={today}&to={today}&shop_id={shop}"),
+            &a,
+        )
+        .await;
+    assert_eq!(a_stats.body[0]["messages"], 2, "{}", a_stats.body);
 
     let not_found: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/api/v1/cs/shops/{shop}"), None),
@@ -360,6 +373,21 @@ async fn another_tenant_reaches_nothing_of_a_tenant() {
             format!("/api/v1/cs/agents/{agent_id}"),
             None,
         ),
+        (
+            Method::GET,
+            format!("/api/v1/cs/stats/daily?from={today}&to={today}&shop_id={shop}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/cs/kb/entries?shop_id={shop}"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cs/kb/search".into(),
+            Some(json!({ "query": "发货", "shop_id": shop })),
+        ),
     ];
     for (method, path, body) in not_found {
         let r = server.call(method.clone(), &path, Some(&b), body).await;
@@ -377,14 +405,13 @@ async fn another_tenant_reaches_nothing_of_a_tenant() {
     }
     let r = server.get("/api/v1/cs/agents", &b).await;
     assert_eq!(r.body, json!([]));
-    let today = chrono::Utc::now().date_naive();
     let r = server
         .get(
-            &format!("/api/v1/cs/stats/daily?from={today}&to={today}&shop_id={shop}"),
+            &format!("/api/v1/cs/stats/daily?from={today}&to={today}"),
             &b,
         )
         .await;
-    assert_eq!(r.body, json!([]));
+    assert_eq!(r.body, json!([]), "B computed nothing; A's rows stay A's");
     // Nothing changed for A.
     let r = server.get(&format!("/api/v1/cs/shops/{shop}"), &a).await;
     assert_eq!(
@@ -393,6 +420,10 @@ async fn another_tenant_reaches_nothing_of_a_tenant() {
     );
     let r = server.get(&format!("/api/v1/cs/messages/{id}"), &a).await;
     assert_eq!(r.body["status"], "answered");
+    let r = server
+        .get(&format!("/api/v1/cs/messages/{}", waiting["id"]), &a)
+        .await;
+    assert_eq!(r.body["status"], "review");
     assert_eq!(
         server
             .get(&format!("/api/v1/cs/outbox?shop_id={shop}"), &desk)

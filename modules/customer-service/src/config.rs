@@ -157,6 +157,21 @@ impl CsConfig {
             return bad("delivery_max_attempts", "must be 1 to 20");
         }
         c.llm.validate(SECTION, ENV_PREFIX)?;
+        // A message still being drafted must not look abandoned to the reroute job,
+        // or every replica would draft it again.
+        let longest = c
+            .llm
+            .providers
+            .values()
+            .map(|p| p.timeout_secs.saturating_mul(p.max_retries as u64 + 1))
+            .max()
+            .unwrap_or(0);
+        if c.reroute_after_secs <= longest {
+            return bad(
+                "reroute_after_secs",
+                &format!("must exceed the longest LLM call, {longest} s (a provider's timeout_secs × (max_retries + 1))"),
+            );
+        }
         Ok(c)
     }
 }

@@ -19,6 +19,7 @@ use crate::entities::kb_import;
 use crate::permissions;
 use crate::service::imports::{self, ImportFormat, ImportStatus};
 use crate::service::kb;
+use crate::service::shops::ShopScope;
 use crate::store;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -113,6 +114,10 @@ pub async fn import(
     payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, &permissions::KB_WRITE)?;
+    // An import's rows may name any shop: imports are the admins'.
+    if let ShopScope::Only(_) = ShopScope::of(&kernel, &principal).await? {
+        principal.require(&kernel, &permissions::SHOPS_WRITE)?;
+    }
     let q = q.into_inner();
     let format = format_of(&q, &req)?;
     // Streamed, not `web::Bytes`: an upload's limit is `cs.import_max_bytes`, not the

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
+use sea_orm::QueryFilter;
 use serde::{Deserialize, Deserializer, Serialize};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
@@ -16,6 +17,7 @@ use super::State;
 use crate::entities::kb_entry;
 use crate::permissions;
 use crate::service::kb::{self, EntryContent, EntrySource, RawContent, Writer};
+use crate::service::shops::{self, ShopScope};
 use crate::store::{self, EntryFilter};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,7 +152,7 @@ fn parsed(raw: RawContent) -> AppResult<EntryContent> {
 /// Add an entry (permission `cs:kb:write`; audited). Accepts `Idempotency-Key`.
 #[utoipa::path(post, path = "/kb/entries", tag = "cs", operation_id = "create_kb_entry", request_body = NewEntry,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = EntryView), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 201, body = EntryView), (status = 404, body = ErrorEnvelope, description = "no such shop (among the caller's)"), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn create_entry(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -164,6 +166,9 @@ pub async fn create_entry(
     let idem =
         IdempotencyRequest::from_request(&req, &principal, "POST /api/v1/cs/kb/entries", &body)?;
     let content = parsed(body.into())?;
+    ShopScope::of(&kernel, &principal)
+        .await?
+        .writes(content.shop_id, "cs_shop")?;
     let writer = writer(&principal, &ctx);
     let response = idempotency::execute(&kernel, idem, async |txn| {
         kb::check_shop(txn, principal.tenant_id, content.shop_id).await?;
@@ -178,7 +183,7 @@ pub async fn create_entry(
 /// The tenant's entries, newest first, narrowed by shop, category or text (permission
 /// `cs:kb:read`).
 #[utoipa::path(get, path = "/kb/entries", tag = "cs", operation_id = "list_kb_entries", params(EntryQuery),
-    responses((status = 200, body = Page<EntryView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<EntryView>), (status = 404, body = ErrorEnvelope, description = "no such shop (among the caller's)")), security(("bearer" = [])))]
 pub async fn list_entries(
     kernel: web::Data<Kernel>,
     principal: Principal,
@@ -186,6 +191,10 @@ pub async fn list_entries(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, &permissions::KB_READ)?;
     let q = q.into_inner();
+    let scope = ShopScope::of(&kernel, &principal).await?;
+    if let Some(shop) = q.shop_id {
+        shops::find(&kernel.db, &scope, principal.tenant_id, shop).await?;
+    }
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -198,7 +207,7 @@ pub async fn list_entries(
     };
     let found = page
         .fetch(
-            store::entries(principal.tenant_id, &filter),
+            store::entries(principal.tenant_id, &filter).filter(scope.entries()),
             kb_entry::Column::Id,
             Order::NewestFirst,
             &kernel.db,
@@ -218,6 +227,9 @@ pub async fn get_entry(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, &permissions::KB_READ)?;
     let entry = kb::find(&kernel.db, principal.tenant_id, id.into_inner()).await?;
+    ShopScope::of(&kernel, &principal)
+        .await?
+        .reads(entry.shop_id, "cs_kb_entry")?;
     Ok(HttpResponse::Ok().json(EntryView::from(entry)))
 }
 
@@ -236,8 +248,10 @@ pub async fn update_entry(
     principal.require(&kernel, &permissions::KB_WRITE)?;
     let (patch, id) = (body.into_inner(), id.into_inner());
     let writer = writer(&principal, &ctx);
+    let scope = ShopScope::of(&kernel, &principal).await?;
     let response = idempotency::execute(&kernel, None, async |txn| {
         let current = kb::find(txn, principal.tenant_id, id).await?;
+        scope.writes(current.shop_id, "cs_kb_entry")?;
         let view = EntryView::from(current.clone());
         let content = parsed(RawContent {
             shop_id: patch.shop_id.unwrap_or(view.shop_id),
@@ -251,6 +265,7 @@ pub async fn update_entry(
                 .unwrap_or(view.similar_questions),
             enabled: Some(patch.enabled.unwrap_or(view.enabled)),
         })?;
+        scope.writes(content.shop_id, "cs_shop")?;
         kb::check_shop(txn, principal.tenant_id, content.shop_id).await?;
         let saved = kb::update(txn, &writer, current, &content).await?;
         WriteOutcome::new(StatusCode::OK, &EntryView::from(saved))
@@ -273,8 +288,10 @@ pub async fn delete_entry(
     principal.require(&kernel, &permissions::KB_WRITE)?;
     let id = id.into_inner();
     let writer = writer(&principal, &ctx);
+    let scope = ShopScope::of(&kernel, &principal).await?;
     let response = idempotency::execute(&kernel, None, async |txn| {
         let current = kb::find(txn, principal.tenant_id, id).await?;
+        scope.writes(current.shop_id, "cs_kb_entry")?;
         kb::delete(txn, &writer, current).await?;
         Ok(WriteOutcome::no_content())
     })

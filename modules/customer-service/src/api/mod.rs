@@ -87,6 +87,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<State>) {
         outbox::take, outbox::ack, outbox::heartbeat, outbox::list_agents, outbox::delete_agent,
         stats::daily,
     ),
+    // Enums used only as query parameters are not collected from the paths.
+    components(schemas(reviews::ReviewStatus)),
     tags((name = "cs", description = "Customer service: shops, the knowledge base and its search, buyer messages, review, the desktop agents' outbox, statistics"))
 )]
 pub struct ApiDoc;

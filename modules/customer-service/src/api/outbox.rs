@@ -29,8 +29,9 @@ pub struct OutboxQuery {
 }
 
 /// Replies ready to type for a shop, oldest first, each leased to the calling agent
-/// for `cs.outbox_lease_secs` (60 s) — no other agent gets it meanwhile (permission
-/// `cs:agent`). Wait `reply_delay` seconds, type, then acknowledge.
+/// for the shop's `reply_delay` plus `cs.outbox_lease_secs` (60 s) — no agent, the
+/// caller included, is offered it again meanwhile (permission `cs:agent`). Wait
+/// `reply_delay` seconds, type, then acknowledge.
 #[utoipa::path(get, path = "/outbox", tag = "cs", operation_id = "take_outbox", params(OutboxQuery),
     responses((status = 200, body = Vec<OutboxItem>),
         (status = 404, body = ErrorEnvelope, description = "no such shop (among the caller's)")),
@@ -51,7 +52,8 @@ pub async fn take(
     }
     let scope = ShopScope::of(&kernel, &principal).await?;
     let shop = shops::find(&kernel.db, &scope, principal.tenant_id, q.shop_id).await?;
-    let lease = chrono::Duration::seconds(state.config.outbox_lease_secs as i64);
+    // The agent waits `reply_delay` before typing: the lease covers the wait too.
+    let lease = chrono::Duration::seconds(state.config.outbox_lease_secs as i64 + shop.reply_delay);
     let holder = outbox::holder(&principal);
     let items = outbox::take(
         &kernel.db,

@@ -48,7 +48,7 @@ pub async fn list_reviews(
     principal: Principal,
     q: web::Query<ReviewQuery>,
 ) -> AppResult<HttpResponse> {
-    principal.require(&kernel, &permissions::REVIEW)?;
+    principal.require(&kernel, &permissions::MESSAGES_READ)?;
     let q = q.into_inner();
     let page = PageQuery {
         limit: q.limit,

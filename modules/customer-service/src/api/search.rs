@@ -15,6 +15,7 @@ use super::State;
 use crate::entities::kb_search;
 use crate::permissions;
 use crate::service::search::{Retrieval, SearchHit, Searcher};
+use crate::service::shops::{self, ShopScope};
 use crate::store;
 
 /// Hit tests kept per tenant.
@@ -48,7 +49,7 @@ pub struct SearchAnswer {
 /// Test which entries answer a question, best first, with the confidence the routing
 /// uses (permission `cs:kb:read`). Kept in the tenant's search history.
 #[utoipa::path(post, path = "/kb/search", tag = "cs", operation_id = "search_kb", request_body = SearchRequest,
-    responses((status = 200, body = SearchAnswer), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+    responses((status = 200, body = SearchAnswer), (status = 404, body = ErrorEnvelope, description = "no such shop (among the caller's)"), (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
 pub async fn search(
     kernel: web::Data<Kernel>,
     state: web::Data<State>,
@@ -72,7 +73,18 @@ pub async fn search(
     if !(1..=20).contains(&top_k) {
         errors.add("top_k", tr!("必须为 1 到 20", "must be 1 to 20"));
     }
+    let scope = ShopScope::of(&kernel, &principal).await?;
+    if matches!(scope, ShopScope::Only(_)) && body.shop_id.is_none() {
+        // Without a shop the search ranks every shop's entries.
+        errors.add(
+            "shop_id",
+            tr!("请给出你负责的店铺", "give one of your shops"),
+        );
+    }
     errors.into_result()?;
+    if let Some(shop) = body.shop_id {
+        shops::find(&kernel.db, &scope, principal.tenant_id, shop).await?;
+    }
     let searcher = Searcher {
         kernel: &kernel,
         indexes: &state.indexes,
@@ -124,8 +136,12 @@ pub async fn history(
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     principal.require(&kernel, &permissions::KB_READ)?;
     let page = q.into_inner().resolve()?;
-    let select =
+    let mut select =
         kb_search::Entity::find().filter(kb_search::Column::TenantId.eq(principal.tenant_id));
+    // Tests show other shops' entries: an agent sees its own tests only.
+    if let ShopScope::Only(_) = ShopScope::of(&kernel, &principal).await? {
+        select = select.filter(kb_search::Column::UserId.eq(principal.user_id));
+    }
     let found = page
         .fetch(
             select,

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::entities::stat_daily;
 use crate::permissions;
-use crate::service::shops::ShopScope;
+use crate::service::shops::{self, ShopScope};
 use crate::service::stats::DayFigures;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,8 +60,10 @@ pub async fn daily(
         .filter(stat_daily::Column::Day.gte(q.from.format("%Y-%m-%d").to_string()))
         .filter(stat_daily::Column::Day.lte(q.to.format("%Y-%m-%d").to_string()));
     query = match (q.shop_id, &scope) {
-        (Some(shop), _) if scope.allows(shop) => query.filter(stat_daily::Column::ShopId.eq(shop)),
-        (Some(_), _) => return Err(shopops_kernel::AppError::not_found("cs_shop")),
+        (Some(shop), _) => {
+            let shop = shops::find(&kernel.db, &scope, principal.tenant_id, shop).await?;
+            query.filter(stat_daily::Column::ShopId.eq(shop.id))
+        }
         (None, ShopScope::All) => query,
         (None, ShopScope::Only(_)) => query.filter(scope.condition(stat_daily::Column::ShopId)),
     };

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDate;
+
 use shopops_kernel::audit::Actor;
 use shopops_kernel::{Job, Kernel};
 
@@ -101,34 +103,54 @@ pub fn reroute_job(services: Arc<Services>) -> Job {
     )
 }
 
-/// Every hour: yesterday's and today's statistics of every tenant with messages in
-/// them, in each tenant's time zone (recomputing replaces, so the last run of a day
-/// after midnight is its final figure).
+/// Every hour: the statistics of every day that changed since the previous run, in
+/// each tenant's time zone: today and yesterday of every tenant with messages, and the
+/// days of older messages reviewed or sent since (a late review counts on the day the
+/// message arrived). Recomputing replaces, so re-runs are harmless.
 pub fn stats_job(services: Arc<Services>) -> Job {
-    Job::new(
-        "cs_statistics_daily",
-        Duration::from_secs(3600),
-        move |kernel: Kernel| {
-            let services = services.clone();
-            async move {
-                let since = chrono::Utc::now() - chrono::Duration::days(2);
-                let tenants = stats::active_tenants(&kernel.db, since)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for tenant in tenants {
-                    let tz = settings::get(&kernel.db, tenant, &services.config.time_zone)
+    const EVERY: Duration = Duration::from_secs(3600);
+    Job::new("cs_statistics_daily", EVERY, move |kernel: Kernel| {
+        let services = services.clone();
+        async move {
+            let now = chrono::Utc::now();
+            // Two periods back, so a run that was late or skipped misses nothing.
+            let changed_since = now - chrono::Duration::seconds(2 * EVERY.as_secs() as i64);
+            let mut days: std::collections::BTreeMap<i64, std::collections::BTreeSet<NaiveDate>> =
+                Default::default();
+            let recent = stats::active_tenants(&kernel.db, now - chrono::Duration::days(2))
+                .await
+                .map_err(|e| e.to_string())?;
+            let changed = stats::changed_messages(&kernel.db, changed_since)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut zones = std::collections::HashMap::new();
+            for tenant in recent.iter().chain(changed.iter().map(|(t, _)| t)) {
+                if !zones.contains_key(tenant) {
+                    let tz = settings::get(&kernel.db, *tenant, &services.config.time_zone)
                         .await
                         .map_err(|e| e.to_string())?
                         .tz();
-                    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-                    for day in [today.pred_opt().unwrap_or(today), today] {
-                        stats::compute(&kernel.db, tenant, day, tz)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
+                    zones.insert(*tenant, tz);
                 }
-                Ok(())
             }
-        },
-    )
+            for tenant in recent {
+                let today = now.with_timezone(&zones[&tenant]).date_naive();
+                let entry = days.entry(tenant).or_default();
+                entry.insert(today);
+                entry.insert(today.pred_opt().unwrap_or(today));
+            }
+            for (tenant, received_at) in changed {
+                let day = received_at.with_timezone(&zones[&tenant]).date_naive();
+                days.entry(tenant).or_default().insert(day);
+            }
+            for (tenant, tenant_days) in days {
+                for day in tenant_days {
+                    stats::compute(&kernel.db, tenant, day, zones[&tenant])
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        }
+    })
 }

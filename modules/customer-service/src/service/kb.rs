@@ -235,7 +235,13 @@ pub async fn create(
         writer,
         "cs.kb.create",
         &saved,
-        json!({ "question": saved.question, "source": source }),
+        // A reviewed message's question is a buyer's words: the audit log (kept, and
+        // read by auditors) names the entry and the message's shop, not the text.
+        if source == EntrySource::Review {
+            json!({ "source": source, "shop_id": saved.shop_id })
+        } else {
+            json!({ "question": saved.question, "source": source })
+        },
     )
     .await?;
     Ok(saved)

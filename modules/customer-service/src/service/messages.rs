@@ -115,14 +115,22 @@ pub async fn take(
     let txn = kernel.db.begin().await?;
     // Two posts of one message at once must not both insert: serialise them on the
     // key (SQLite has one writer at a time anyway).
+    // Two posts with one `Idempotency-Key` (and different texts) likewise, on the key.
     if txn.get_database_backend() == DbBackend::Postgres {
-        let lock = i64::from_str_radix(&key[..15], 16).unwrap_or_default() ^ shop.id;
-        txn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [lock.into()],
-        ))
-        .await?;
+        let content_lock = i64::from_str_radix(&key[..15], 16).unwrap_or_default() ^ shop.id;
+        let key_lock = idempotency.as_ref().map(|(idem_key, _)| {
+            let digest = Sha256::digest(format!("{tenant}:{idem_key}").as_bytes());
+            i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+        });
+        // Always in the same order (content, then key), so two posts cannot deadlock.
+        for lock in std::iter::once(content_lock).chain(key_lock) {
+            txn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [lock.into()],
+            ))
+            .await?;
+        }
     }
     if let Some((idem_key, hash)) = &idempotency {
         let earlier = message::Entity::find()

@@ -47,11 +47,13 @@ pub struct OutboxItem {
     pub attempts: i64,
 }
 
-fn free_or_mine(holder: &str, now: DateTime<Utc>) -> Condition {
+/// Not leased, or its lease has lapsed. A reply the caller already holds is not
+/// offered again while its lease runs: the agent may be waiting out `reply_delay`, and
+/// a second copy could be typed twice.
+fn free(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(message::Column::LeaseUntil.is_null())
         .add(message::Column::LeaseUntil.lt(now))
-        .add(message::Column::LeaseHolder.eq(holder))
 }
 
 /// Leases up to `limit` of the shop's ready replies to `holder`, oldest first. Each
@@ -70,7 +72,7 @@ pub async fn take<C: ConnectionTrait>(
         .filter(message::Column::TenantId.eq(tenant))
         .filter(message::Column::ShopId.eq(shop))
         .filter(message::Column::Delivery.eq(Delivery::Ready))
-        .filter(free_or_mine(holder, now))
+        .filter(free(now))
         .order_by_asc(message::Column::ReadyAt)
         .order_by_asc(message::Column::Id)
         .limit(limit)
@@ -85,7 +87,7 @@ pub async fn take<C: ConnectionTrait>(
             .col_expr(message::Column::UpdatedAt, Expr::value(now))
             .filter(message::Column::Id.eq(candidate.id))
             .filter(message::Column::Delivery.eq(Delivery::Ready))
-            .filter(free_or_mine(holder, now))
+            .filter(free(now))
             .exec(db)
             .await?
             .rows_affected

@@ -6,7 +6,7 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shopops_kernel::auth::Principal;
@@ -55,6 +55,20 @@ fn claimable_by(user: i64) -> Condition {
         .add(message::Column::ClaimUntil.lt(Utc::now()))
 }
 
+/// Why a step did not happen, from the message as it is now (the caller's copy was
+/// read before another reviewer's step).
+async fn refused_now(
+    txn: &DatabaseTransaction,
+    current: &message::Model,
+    user: i64,
+) -> shopops_kernel::AppError {
+    match message::Entity::find_by_id(current.id).one(txn).await {
+        Ok(Some(now)) => refused(&now, user),
+        Ok(None) => shopops_kernel::AppError::not_found("cs_message"),
+        Err(e) => e.into(),
+    }
+}
+
 /// Why a step on a message in review did not happen: it left review, or another
 /// reviewer holds it.
 fn refused(current: &message::Model, user: i64) -> shopops_kernel::AppError {
@@ -94,9 +108,10 @@ pub async fn claim(
         event: "claimed",
         details: json!({ "claim_until": until }),
     };
-    messages::advance(txn, ctx, &principal.actor(), step)
-        .await?
-        .ok_or_else(|| refused(current, principal.user_id))
+    match messages::advance(txn, ctx, &principal.actor(), step).await? {
+        Some(done) => Ok(done),
+        None => Err(refused_now(txn, current, principal.user_id).await),
+    }
 }
 
 /// Approves the draft (or `approval.reply`): the message is answered and its reply
@@ -140,9 +155,10 @@ pub async fn approve(
         event: "approved",
         details: json!({ "edited": edited, "add_to_kb": approval.add_to_kb }),
     };
-    let approved = messages::advance(txn, ctx, &principal.actor(), step)
-        .await?
-        .ok_or_else(|| refused(current, principal.user_id))?;
+    let approved = match messages::advance(txn, ctx, &principal.actor(), step).await? {
+        Some(done) => Ok(done),
+        None => Err(refused_now(txn, current, principal.user_id).await),
+    }?;
     if approval.add_to_kb {
         add_to_kb(txn, ctx, principal, &approved, &reply).await?;
     }
@@ -218,9 +234,10 @@ pub async fn reject(
         event: "rejected",
         details: json!({ "note": note, "handoff": rejection.handoff }),
     };
-    messages::advance(txn, ctx, &principal.actor(), step)
-        .await?
-        .ok_or_else(|| refused(current, principal.user_id))
+    match messages::advance(txn, ctx, &principal.actor(), step).await? {
+        Some(done) => Ok(done),
+        None => Err(refused_now(txn, current, principal.user_id).await),
+    }
 }
 
 /// Messages waiting for a reviewer (the queue's filter).

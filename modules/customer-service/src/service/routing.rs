@@ -13,6 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use shopops_kernel::audit::Actor;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{AppError, AppResult, Kernel};
@@ -150,16 +151,19 @@ pub async fn route(
     };
     let routed = messages::advance(&txn, ctx, &system, step).await?;
     txn.commit().await?;
-    let metrics = &services.metrics;
-    metrics
-        .messages
-        .with_label_values(&[&decision.decided_by])
-        .inc();
-    metrics
-        .decision_seconds
-        .observe(started.elapsed().as_secs_f64());
     match routed {
-        Some(m) => Ok(m),
+        Some(m) => {
+            let metrics = &services.metrics;
+            metrics
+                .messages
+                .with_label_values(&[&decision.decided_by])
+                .inc();
+            metrics
+                .decision_seconds
+                .observe(started.elapsed().as_secs_f64());
+            Ok(m)
+        }
+        // Another replica routed it meanwhile (and counted it).
         None => {
             messages::find(
                 &kernel.db,
@@ -185,13 +189,24 @@ async fn draft(
     let kb_version = store::current_seq(&kernel.db, message.tenant_id)
         .await
         .unwrap_or_default();
+    let ttl = Duration::from_secs(services.config.reply_cache_secs);
+    if ttl.is_zero() {
+        let reply = services.llm.reply(&shop.ai_model, request).await?;
+        return Ok(CachedDraft {
+            text: reply.text,
+            model: reply.model,
+        });
+    }
+    // The prompt is part of the key: a tenant's new prompt takes effect at once.
+    let prompt = hex::encode(&Sha256::digest(request.system.as_bytes())[..8]);
     let key = format!(
-        "cs:reply:{}:{}:{}:{}:{}:{}",
+        "cs:reply:{}:{}:{}:{}:{}:{}:{}",
         message.tenant_id,
         shop.id,
         shop.ai_model,
         kb_version,
         entry.map_or(0, |e| e.id),
+        prompt,
         message.content_key
     );
     let cache = &kernel.cache.cache;
@@ -208,7 +223,6 @@ async fn draft(
         text: reply.text,
         model: reply.model,
     };
-    let ttl = Duration::from_secs(services.config.reply_cache_secs);
     if let Ok(value) = serde_json::to_string(&draft) {
         // A cache that is down costs a later LLM call, never this reply.
         let _ = cache.set(&key, &value, ttl).await;

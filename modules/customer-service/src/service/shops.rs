@@ -106,12 +106,14 @@ pub fn apply(
         .ocr_region
         .or(current.and_then(|s| serde_json::from_value(s.ocr_region.clone()).ok()));
     let region: Vec<i64> = region.unwrap_or_default();
+    // Each value is bounded before any sum, so no sum can overflow.
+    let in_screen = |v: i64, min: i64| (min..=SCREEN_MAX_PIXELS).contains(&v);
     let region_ok = region.is_empty()
         || (region.len() == 4
-            && region[0] >= 0
-            && region[1] >= 0
-            && region[2] >= 1
-            && region[3] >= 1
+            && in_screen(region[0], 0)
+            && in_screen(region[1], 0)
+            && in_screen(region[2], 1)
+            && in_screen(region[3], 1)
             && region[0] + region[2] <= SCREEN_MAX_PIXELS
             && region[1] + region[3] <= SCREEN_MAX_PIXELS);
     if !region_ok {
@@ -494,19 +496,21 @@ async fn record<C: ConnectionTrait>(
 /// Which of the tenant's shops a caller works with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShopScope {
-    /// Every shop (holders of `cs:shops:write`: the tenant's admins).
+    /// Every shop (the tenant's admins and read-only members).
     All,
     /// The shops assigned to the caller.
     Only(Vec<i64>),
 }
 
 impl ShopScope {
+    /// Judged on the user's roles, not an API token's scopes: a desk token of an
+    /// admin reaches what the admin does. Who can be assigned to shops (holders of
+    /// `cs:review`) sees those; admins, and read-only members who are never assigned,
+    /// see every shop (their permissions still decide what they may do).
     pub async fn of(kernel: &Kernel, principal: &Principal) -> AppResult<ShopScope> {
-        if principal
-            .permissions(kernel)
-            .iter()
-            .any(|p| p == permissions::SHOPS_WRITE.name)
-        {
+        let held = kernel.rbac.permissions_of(principal.user_id);
+        let holds = |p: &shopops_kernel::Permission| held.iter().any(|h| h == p.name);
+        if holds(&permissions::SHOPS_WRITE) || !holds(&permissions::REVIEW) {
             return Ok(ShopScope::All);
         }
         let assigned = shop_agent::Entity::find()
@@ -531,6 +535,44 @@ impl ShopScope {
         match self {
             ShopScope::All => sea_orm::Condition::all(),
             ShopScope::Only(ids) => sea_orm::Condition::all().add(column.is_in(ids.clone())),
+        }
+    }
+
+    /// Knowledge-base entries the scope reads: its shops' and the tenant-wide ones.
+    pub fn entries(&self) -> sea_orm::Condition {
+        match self {
+            ShopScope::All => sea_orm::Condition::all(),
+            ShopScope::Only(ids) => sea_orm::Condition::any()
+                .add(kb_entry::Column::ShopId.is_in(ids.clone()))
+                .add(kb_entry::Column::ShopId.is_null()),
+        }
+    }
+
+    /// Reading something of `shop` (`None`: tenant-wide, read by everyone): a shop
+    /// outside the scope is 404 `what`, as one of another tenant is.
+    pub fn reads(&self, shop: Option<i64>, what: &str) -> AppResult<()> {
+        match shop {
+            Some(id) if !self.allows(id) => Err(AppError::not_found(what)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writing a knowledge-base entry of `shop`: an agent writes its shops' entries;
+    /// tenant-wide ones answer in every shop, so they are the admins'.
+    pub fn writes(&self, shop: Option<i64>, what: &str) -> AppResult<()> {
+        match (self, shop) {
+            (ShopScope::Only(_), None) => {
+                let mut errors = FieldErrors::new();
+                errors.add(
+                    "shop_id",
+                    tr!(
+                        "请给出你负责的店铺：全店通用的条目由管理员维护",
+                        "give one of your shops: entries for every shop are the admins'"
+                    ),
+                );
+                errors.into_result()
+            }
+            _ => self.reads(shop, what),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! - `messages`: received that day; `auto_sent`: replies sent without review;
 //! - `reviewed`: decided by a reviewer = `approved_unedited` + `approved_edited` +
 //!   `rejected`;
-//! - `kb_answered`: answered with a KB answer; `kb_hit_rate` = kb_answered / messages;
+//! - `kb_answered`: answered with a KB answer as it was (not rewritten by a reviewer);
+//!   `kb_hit_rate` = kb_answered / messages;
 //! - `ai_accuracy`: of the reviewed messages that had a draft, the share approved
 //!   without an edit (none without such messages);
 //! - `median_secs`, `p95_secs`: from arrival to the agent's `sent`.
@@ -62,7 +63,8 @@ fn figures(rows: &[&Row]) -> DayFigures {
     for r in rows {
         f.auto_sent += i64::from(r.auto_send);
         let answered = r.status == MessageStatus::Answered;
-        if answered && r.reply_source == Some(ReplySource::Kb) {
+        // A KB answer a reviewer rewrote is the reviewer's answer, not the KB's.
+        if answered && r.reply_source == Some(ReplySource::Kb) && r.edited != Some(true) {
             f.kb_answered += 1;
         }
         if r.reviewed_at.is_some() {
@@ -97,6 +99,19 @@ fn figures(rows: &[&Row]) -> DayFigures {
     f
 }
 
+/// The first instant of `day` in `tz`. Where daylight saving skips midnight
+/// (America/Santiago, Asia/Beirut …) the day starts at the first local time that
+/// exists, found minute by minute (a gap is at most a few hours).
+pub fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    (0..24 * 60)
+        .find_map(|m| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
+                .earliest()
+        })
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// Computes and stores `day` (in `tz`) for the tenant: one row per shop with messages
 /// and the tenant's row. Returns the tenant's figures.
 pub async fn compute<C: ConnectionTrait + TransactionTrait>(
@@ -105,17 +120,8 @@ pub async fn compute<C: ConnectionTrait + TransactionTrait>(
     day: NaiveDate,
     tz: Tz,
 ) -> AppResult<DayFigures> {
-    let start = tz
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
-    let next = day.succ_opt().unwrap_or(day);
-    let end = tz
-        .from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
+    let start = day_start(tz, day);
+    let end = day_start(tz, day.succ_opt().unwrap_or(day));
     use message::Column as M;
     let rows: Vec<Row> = message::Entity::find()
         .select_only()
@@ -182,6 +188,25 @@ pub async fn compute<C: ConnectionTrait + TransactionTrait>(
     }
     txn.commit().await?;
     Ok(total)
+}
+
+/// The tenant and arrival of every message changed (reviewed, sent …) since `since`,
+/// one per tenant and arrival minute.
+pub async fn changed_messages<C: ConnectionTrait>(
+    db: &C,
+    since: chrono::DateTime<Utc>,
+) -> AppResult<Vec<(i64, chrono::DateTime<Utc>)>> {
+    let mut rows: Vec<(i64, chrono::DateTime<Utc>)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::TenantId)
+        .column(message::Column::ReceivedAt)
+        .filter(message::Column::UpdatedAt.gte(since))
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.sort_unstable();
+    rows.dedup_by(|a, b| a.0 == b.0 && a.1.timestamp() / 60 == b.1.timestamp() / 60);
+    Ok(rows)
 }
 
 /// The tenants that have messages received since `since`.
@@ -259,5 +284,26 @@ mod tests {
         assert_eq!(f.median_secs, Some(60.0));
         assert_eq!(f.p95_secs, Some(120.0));
         assert_eq!(figures(&[]), DayFigures::default());
+
+        // A KB answer a reviewer rewrote is not the KB's.
+        let rewritten = row(Answered, Some(ReplySource::Kb), true, Some(true), None);
+        assert_eq!(figures(&[&rewritten]).kb_answered, 0);
+    }
+
+    #[test]
+    fn days_start_at_the_first_local_time_that_exists() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
+        assert_eq!(
+            day_start(shanghai, day(2026, 12, 2)).to_rfc3339(),
+            "2026-12-01T16:00:00+00:00"
+        );
+        // Santiago skips 00:00–01:00 on 2026-09-06: the day starts at 01:00 (UTC−3).
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        assert_eq!(
+            day_start(santiago, day(2026, 9, 6)).to_rfc3339(),
+            "2026-09-06T04:00:00+00:00"
+        );
+        assert!(day_start(santiago, day(2026, 9, 6)) > day_start(santiago, day(2026, 9, 5)));
     }
 }
