@@ -101,7 +101,8 @@ fn format_of(q: &ImportQuery, req: &HttpRequest) -> AppResult<ImportFormat> {
 /// `shop_id`, `enabled`. Answers 202 at once; the rows are stored by a job — follow it
 /// at `GET /cs/kb/imports/{id}`. One bad row never stops the others.
 #[utoipa::path(post, path = "/kb/import", tag = "cs", operation_id = "import_kb", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "text/csv", description = "the file (CSV, JSONL or XLSX)"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the file, as bytes: CSV, JSONL or XLSX, named by `format`, else by the Content-Type (`text/csv`, `application/x-ndjson`, the XLSX type), else by `file_name`'s extension"),
     responses((status = 202, body = ImportView), (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn import(
