@@ -51,7 +51,7 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import and search (docs/performance.md)
+bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import, search and buyer messages (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
 	$(CARGO) bench -p shopops --bench points_load
