@@ -4,13 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use crate::cs_support::kb_search;
 use crate::fake_providers::serve;
-use crate::support::{Server, Store};
+use crate::support::{eventually, Server, Store};
 
 const KEY: &str = "test-embeddings-key";
 const MODEL: &str = "test-embed";
@@ -79,26 +79,6 @@ async fn provider() -> (String, web::Data<Provider>) {
     (url, state)
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} did not happen in 30 s");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn search(server: &Server, token: &str, query: &str) -> Value {
-    let r = server
-        .post(
-            "/api/v1/cs/kb/search",
-            token,
-            json!({ "query": query, "top_k": 3 }),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
-}
-
 #[tokio::test]
 async fn entries_are_embedded_once_and_an_outage_leaves_search_lexical() {
     let (url, state) = provider().await;
@@ -133,12 +113,15 @@ async fn entries_are_embedded_once_and_an_outage_leaves_search_lexical() {
     // The job embeds each entry's texts; then hits come from both sides.
     eventually("entries embedded", async || {
         let inputs = state.inputs.lock().unwrap().clone();
-        inputs.contains(&"什么时候发货".to_string()) && inputs.contains(&"可以开发票吗".to_string())
+        (inputs.contains(&"什么时候发货".to_string())
+            && inputs.contains(&"可以开发票吗".to_string()))
+        .then_some(())
     })
     .await;
     eventually("a hybrid hit", async || {
-        let found = search(&server, &admin, "什么时候能发货").await;
-        found["hits"][0]["entry_id"] == ids[0] && found["hits"][0]["matched_by"] == "both"
+        let found = kb_search(&server, &admin, "什么时候能发货").await;
+        (found["hits"][0]["entry_id"] == ids[0] && found["hits"][0]["matched_by"] == "both")
+            .then_some(())
     })
     .await;
     let ready: Value = server
@@ -168,7 +151,7 @@ async fn entries_are_embedded_once_and_an_outage_leaves_search_lexical() {
     state.inputs.lock().unwrap().clear();
     let server = Server::start_with(&store, &env).await;
     let admin = server.token(Some("emb"), "admin", "admin-password").await;
-    let found = search(&server, &admin, "什么时候能发货").await;
+    let found = kb_search(&server, &admin, "什么时候能发货").await;
     assert_eq!(found["hits"][0]["matched_by"], "both", "{found}");
     assert_eq!(*state.inputs.lock().unwrap(), ["什么时候能发货"]);
 
@@ -176,7 +159,7 @@ async fn entries_are_embedded_once_and_an_outage_leaves_search_lexical() {
     // outside-call rule raises one alert for the target.
     state.down.store(true, Ordering::SeqCst);
     for _ in 0..4 {
-        let found = search(&server, &admin, "什么时候能发货").await;
+        let found = kb_search(&server, &admin, "什么时候能发货").await;
         assert_eq!(found["hits"][0]["entry_id"], ids[0], "{found}");
         assert_eq!(found["hits"][0]["matched_by"], "lexical", "{found}");
     }
@@ -186,14 +169,17 @@ async fn entries_are_embedded_once_and_an_outage_leaves_search_lexical() {
             .get("/api/v1/alerts?rule=outside_success_rate", &root)
             .await
             .body;
-        alerts["data"].as_array().is_some_and(|a| {
-            a.iter().any(|e| {
-                e["key"] == "outside_success_rate:cs-embeddings" && e["status"] == "firing"
+        alerts["data"]
+            .as_array()
+            .is_some_and(|a| {
+                a.iter().any(|e| {
+                    e["key"] == "outside_success_rate:cs-embeddings" && e["status"] == "firing"
+                })
             })
-        })
+            .then_some(())
     })
     .await;
-    let found = search(&server, &admin, "什么时候能发货").await;
+    let found = kb_search(&server, &admin, "什么时候能发货").await;
     assert_eq!(found["retrieval"], "lexical_fallback", "{found}");
     assert!(server
         .metrics()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::cs_support::kb_search;
 use crate::support::{Server, Store};
 
 /// A small shop FAQ of our own.
@@ -30,18 +31,6 @@ async fn seed(server: &Server, token: &str) -> Vec<i64> {
     ids
 }
 
-async fn search(server: &Server, token: &str, query: &str) -> Value {
-    let r = server
-        .post(
-            "/api/v1/cs/kb/search",
-            token,
-            json!({ "query": query, "top_k": 3 }),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
-}
-
 #[tokio::test]
 async fn entries_are_written_found_and_kept_to_their_tenant() {
     let store = Store::new().await;
@@ -52,7 +41,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
     let ids = seed(&server, &admin).await;
 
     // The hit test finds the entry a buyer's phrasing means, with its confidence.
-    let found = search(&server, &admin, "请问几天能发货？").await;
+    let found = kb_search(&server, &admin, "请问几天能发货？").await;
     assert_eq!(found["hits"][0]["entry_id"], ids[0], "{found}");
     let confidence = found["hits"][0]["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&confidence), "{found}");
@@ -60,7 +49,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
         ["lexical", "dense", "both"].contains(&found["hits"][0]["matched_by"].as_str().unwrap())
     );
     // An unrelated question is not confidently answered.
-    let unrelated = search(&server, &admin, "明天北京会下雨吗").await;
+    let unrelated = kb_search(&server, &admin, "明天北京会下雨吗").await;
     let best = unrelated["hits"][0]["confidence"].as_f64().unwrap_or(0.0);
     assert!(best < 0.9, "{unrelated}");
 
@@ -86,7 +75,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["similar_questions"], json!(["能开专票吗"]));
-    let disabled = search(&server, &admin, "可以开发票吗").await;
+    let disabled = kb_search(&server, &admin, "可以开发票吗").await;
     assert_ne!(
         disabled["hits"][0]["entry_id"], ids[1],
         "a disabled entry is not found"
@@ -100,7 +89,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
         )
         .await;
     assert_eq!(r.status, 204);
-    let gone = search(&server, &admin, "能用花呗付款吗").await;
+    let gone = kb_search(&server, &admin, "能用花呗付款吗").await;
     assert!(gone["hits"]
         .as_array()
         .unwrap()
@@ -112,7 +101,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
         .get(&format!("/api/v1/cs/kb/entries/{}", ids[0]), &other)
         .await
         .assert_error(404, "RESOURCE_NOT_FOUND");
-    let theirs = search(&server, &other, "什么时候发货").await;
+    let theirs = kb_search(&server, &other, "什么时候发货").await;
     assert_eq!(theirs["hits"], json!([]), "{theirs}");
     server
         .call(
@@ -150,7 +139,7 @@ async fn entries_are_written_found_and_kept_to_their_tenant() {
 
     // The search history keeps the tenant's last 100 tests, newest first.
     for i in 0..103 {
-        search(&server, &admin, &format!("第{i}个问题")).await;
+        kb_search(&server, &admin, &format!("第{i}个问题")).await;
     }
     let mut seen = 0;
     let mut cursor: Option<String> = None;
@@ -296,7 +285,7 @@ async fn imports_run_as_jobs_and_one_bad_row_never_stops_the_rest() {
     assert_eq!(shop_entries["data"][0]["source"], "import");
 
     // The imported entries are searchable.
-    let found = search(&server, &admin, "多久发货").await;
+    let found = kb_search(&server, &admin, "多久发货").await;
     assert_eq!(found["hits"][0]["question"], "什么时候发货", "{found}");
 
     // Refused files: unknown format, too large, unreadable.

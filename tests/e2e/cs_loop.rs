@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::cs_support::*;
-use crate::support::Store;
+use crate::support::{start, Store};
 
 #[tokio::test]
 async fn a_kb_question_is_sent_a_draft_is_reviewed_and_each_reply_typed_once() {
@@ -187,6 +187,17 @@ async fn a_kb_question_is_sent_a_draft_is_reviewed_and_each_reply_typed_once() {
         ["received", "routed", "claimed", "approved", "offered", "sent"],
         "{detail}"
     );
+    // The same counts, live in Prometheus.
+    let metrics = server.metrics().await;
+    for line in [
+        "cs_messages_total{decided_by=\"kb_auto\"} 1",
+        "cs_messages_total{decided_by=\"llm_only\"} 1",
+        "cs_messages_total{decided_by=\"kb_assist\"} 1",
+        "cs_reviews_total{outcome=\"approved_edited\"} 1",
+        "cs_deliveries_total{outcome=\"sent\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 /// A shop whose KB answers always land between the bands.

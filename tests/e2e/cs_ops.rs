@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::cs_support::*;
-use crate::support::{run_cli, Store};
+use crate::support::{eventually, run_cli, start, Store};
 
 #[tokio::test]
 async fn a_failing_provider_leaves_messages_in_review_with_one_alert() {
@@ -93,6 +93,7 @@ async fn a_failing_provider_leaves_messages_in_review_with_one_alert() {
         alerts["data"]
             .as_array()
             .is_some_and(|a| a.iter().any(|e| e["status"] == "firing"))
+            .then_some(())
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -127,7 +128,7 @@ async fn a_failing_provider_leaves_messages_in_review_with_one_alert() {
     );
     eventually("the agent offline", async || {
         let agents = server.get("/api/v1/cs/agents", &admin).await.body;
-        agents[0]["status"] == "offline"
+        (agents[0]["status"] == "offline").then_some(())
     })
     .await;
     eventually("an agent alert", async || {
@@ -138,6 +139,7 @@ async fn a_failing_provider_leaves_messages_in_review_with_one_alert() {
         alerts["data"]
             .as_array()
             .is_some_and(|a| a.iter().any(|e| e["status"] == "firing"))
+            .then_some(())
     })
     .await;
 }

@@ -5,14 +5,14 @@
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use shopops_customer_service::service::llm::conformance::{self, OpenAiServer, Seen};
 
 use crate::fake_providers::serve;
-use crate::support::{Reply, Server, Store};
+use crate::support::{Reply, Server};
 
 pub const LLM_KEY: &str = "sk-e2e-llm-key";
 pub const LLM_MODEL: &str = "qwen-plus";
@@ -131,11 +131,6 @@ pub fn llm_env(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub async fn start(store: &Store, env: &[(&'static str, String)]) -> Server {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Server::start_with(store, &env).await
-}
-
 /// The shop FAQ of these tests (ours).
 pub const FAQ: [(&str, &str); 3] = [
     ("什么时候发货", "付款后48小时内发货，节假日顺延。"),
@@ -243,10 +238,15 @@ pub async fn agent_token(server: &Server, login: &str, name: &str) -> String {
     r.body["token"].as_str().unwrap().to_string()
 }
 
-pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// The hit test (`POST /cs/kb/search`, top 3), answered 200.
+pub async fn kb_search(server: &Server, token: &str, query: &str) -> Value {
+    let r = server
+        .post(
+            "/api/v1/cs/kb/search",
+            token,
+            json!({ "query": query, "top_k": 3 }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
 }

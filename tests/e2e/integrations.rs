@@ -5,13 +5,13 @@
 //! failover and presigned URLs, captcha, live configuration with secrets masked.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::fake_providers as fake;
-use crate::support::{Server, Store};
+use crate::support::{eventually, start, Server, Store};
 
 /// `integrations.yaml` in the store's directory; the env the server needs for it.
 fn write_config(store: &Store, yaml: &str) -> String {
@@ -56,22 +56,6 @@ fn sms_env(config: &str) -> Vec<(&'static str, String)> {
         ("E2E_ALIYUN_ID", fake::ALIYUN_ID.into()),
         ("E2E_ALIYUN_SECRET", fake::ALIYUN_SECRET.into()),
     ]
-}
-
-async fn start(store: &Store, env: &[(&'static str, String)]) -> Server {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Server::start_with(store, &env).await
-}
-
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn send_sms(server: &Server, token: &str, phone: &str, id: &str) -> crate::support::Reply {

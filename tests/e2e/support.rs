@@ -482,3 +482,22 @@ pub fn start_redis(port: u16) -> TestRedis {
     }
     TestRedis { child }
 }
+
+/// Starts the server with `env` given as owned values (tests build some of them).
+pub async fn start(store: &Store, env: &[(&'static str, String)]) -> Server {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(store, &env).await
+}
+
+/// Polls `check` every 200 ms until it yields a value (30 s at most, then fails naming
+/// `what`). A condition without a value: `cond.then_some(())`.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -24,13 +24,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shopops_customer_service::retrieval::synth::synthetic_kb;
 
+mod support;
+use support::{bench_tenant, free_port, get, login, wait_ready};
+
 const SEARCHES: usize = 2000;
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_shopops"))
         .env("SHOPOPS_DATA_DIR", dir)
         .env("SHOPOPS_BIND", format!("127.0.0.1:{port}"))
-        .env("SHOPOPS_BOOTSTRAP_ADMIN", "root:bench-password")
+        .env("SHOPOPS_BOOTSTRAP_ADMIN", support::ROOT)
         .env("SHOPOPS_RATE_LIMIT_ENABLED", "false")
         .env("SHOPOPS_LOG_LEVEL", "warn")
         .env("CS_ENCODER", "lexical")
@@ -38,46 +41,6 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("release shopops")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let up = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            up.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    tenant: Option<&str>,
-    user: &str,
-    pass: &str,
-) -> String {
-    let mut body = json!({ "username": user, "password": pass });
-    if let Some(t) = tenant {
-        body["tenant"] = json!(t);
-    }
-    let r: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_string()
 }
 
 fn csv_of(n: usize) -> (Vec<u8>, Vec<String>) {
@@ -116,24 +79,12 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut server = start(dir.path(), port);
     wait_ready(&http, &base).await;
-    let root = login(&http, &base, None, "root", "bench-password").await;
-    http.post(format!("{base}/api/v1/tenants"))
-        .bearer_auth(&root)
-        .json(&json!({ "code": "bench", "name": "Bench",
-            "admin": { "username": "admin", "password": "bench-admin-password" } }))
-        .send()
-        .await
-        .unwrap();
-    let token = login(&http, &base, Some("bench"), "admin", "bench-admin-password").await;
+    let token = bench_tenant(&http, &base).await;
 
     // Import.
     let (file, questions) = csv_of(n);
@@ -153,15 +104,7 @@ async fn main() {
         .as_i64()
         .unwrap_or_else(|| panic!("{created}"));
     loop {
-        let state: Value = http
-            .get(format!("{base}/api/v1/cs/kb/imports/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = get(&http, &format!("{base}/api/v1/cs/kb/imports/{id}"), &token).await;
         if state["status"] == "done" {
             assert_eq!(state["failed"], 0, "{state}");
             break;
@@ -262,16 +205,13 @@ async fn messages(
     token: &str,
     questions: &[String],
 ) -> MessageFigures {
-    let shop: Value = http
-        .post(format!("{base}/api/v1/cs/shops"))
-        .bearer_auth(token)
-        .json(&json!({ "name": "bench", "ai_model": "stub", "auto_mode": true }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shop = support::post(
+        http,
+        &format!("{base}/api/v1/cs/shops"),
+        Some(token),
+        &json!({ "name": "bench", "ai_model": "stub", "auto_mode": true }),
+    )
+    .await;
     let shop = shop["id"].as_i64().unwrap_or_else(|| panic!("{shop}"));
     let questions = std::sync::Arc::new(questions.to_vec());
 

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{json, Value};
 
+mod support;
+
 const MEMBERS: u64 = 1000;
 
 fn env_or(name: &str, default: &str) -> String {
@@ -185,15 +187,11 @@ async fn main() {
     let (base_url, _) = admin_url.rsplit_once('/').unwrap();
     let db_url = format!("{base_url}/{name}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_shopops"))
         .env("DATABASE_URL", &db_url)
         .env("SHOPOPS_BIND", format!("127.0.0.1:{port}"))
-        .env("SHOPOPS_BOOTSTRAP_ADMIN", "root:bench-password")
+        .env("SHOPOPS_BOOTSTRAP_ADMIN", support::ROOT)
         .env("SHOPOPS_RATE_LIMIT_ENABLED", "false")
         .env("SHOPOPS_ACCESS_TOKEN_TTL_SECS", "7200")
         .env(
@@ -207,46 +205,8 @@ async fn main() {
         .expect("release shopops");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let up = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            up.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let login = |tenant: Option<&str>, user: &str, pass: &str| {
-        let mut body = json!({ "username": user, "password": pass });
-        if let Some(t) = tenant {
-            body["tenant"] = json!(t);
-        }
-        http.post(format!("{base}/api/v1/auth/login"))
-            .json(&body)
-            .send()
-    };
-    let root: Value = login(None, "root", "bench-password")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let root = root["access_token"].as_str().unwrap().to_string();
-    http.post(format!("{base}/api/v1/tenants")).bearer_auth(&root)
-        .json(&json!({ "code": "bench", "name": "Bench", "admin": { "username": "admin", "password": "bench-password" } }))
-        .send().await.unwrap();
-    let token: Value = login(Some("bench"), "admin", "bench-password")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    support::wait_ready(&http, &base).await;
+    let token = support::bench_tenant(&http, &base).await;
     // Every member starts with enough points for the spends.
     for chunk in (1..=MEMBERS).collect::<Vec<_>>().chunks(500) {
         let ops: Vec<Value> = chunk.iter().map(|m| json!({ "member_id": format!("m{m}"), "points_amount": 10000, "category": "payment" })).collect();

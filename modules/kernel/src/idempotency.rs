@@ -65,6 +65,11 @@ impl IdempotencyRequest {
         &self.key
     }
 
+    /// SHA-256 of the body's canonical JSON: the same key with another body is a reuse.
+    pub fn request_hash(&self) -> &str {
+        &self.request_hash
+    }
+
     pub fn new(scope: String, key: String, body: &impl Serialize) -> Self {
         // Canonical form: equal bodies hash equal whatever their key order.
         let canonical = serde_json::to_value(body)

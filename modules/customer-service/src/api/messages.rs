@@ -8,6 +8,7 @@ use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
 use shopops_kernel::http::pagination::{Order, Page, PageQuery};
 use shopops_kernel::http::RequestContext;
+use shopops_kernel::idempotency::IdempotencyRequest;
 use shopops_kernel::{AppResult, Kernel};
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,14 +150,11 @@ pub async fn post_message(
 ) -> AppResult<HttpResponse> {
     principal.require(&kernel, &permissions::MESSAGES_WRITE)?;
     let new = body.into_inner();
-    let idem = shopops_kernel::idempotency::header_key(&req)?.map(|key| {
-        let canonical =
-            shopops_kernel::canonical::to_string(&serde_json::to_value(&new).unwrap_or_default());
-        (
-            key,
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes())),
-        )
-    });
+    // The key is kept on the message itself (a repeat answers the message as it is now,
+    // not a stored response); the kernel reads and hashes it as for any write.
+    let idem =
+        IdempotencyRequest::from_request(&req, &principal, "POST /api/v1/cs/messages", &new)?
+            .map(|r| (r.key().to_string(), r.request_hash().to_string()));
     let scope = ShopScope::of(&kernel, &principal).await?;
     let shop = shops::find(&kernel.db, &scope, principal.tenant_id, new.shop_id).await?;
     let window = chrono::Duration::seconds(state.config.duplicate_window_secs as i64);
@@ -167,7 +165,7 @@ pub async fn post_message(
             .insert_header(("Idempotent-Replayed", "true"))
             .json(MessageView::from(m))),
         Taken::New(m) => {
-            let routed = routing::route(&kernel, &state, &ctx, m).await?;
+            let routed = routing::route(&kernel, &state, &ctx, &shop, m).await?;
             Ok(HttpResponse::Created().json(MessageView::from(routed)))
         }
     }

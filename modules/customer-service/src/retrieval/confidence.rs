@@ -313,7 +313,8 @@ pub use fit::{fit, fit_rates, Outcome, MIN_BIN, RATE_LEVELS};
 mod tests {
     use super::*;
 
-    fn feats(q: f32, g: f32) -> Features {
+    /// A hit whose coverages and score are `q` and whose gap is `g` (fit's tests too).
+    pub(super) fn feats(q: f32, g: f32) -> Features {
         Features {
             query_coverage: q,
             text_coverage: q,

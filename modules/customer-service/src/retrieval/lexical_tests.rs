@@ -10,42 +10,32 @@ fn entry(id: i64, shop_id: Option<i64>, texts: &[&str]) -> Entry {
     }
 }
 
-fn faq_index() -> LexicalIndex {
-    let mut ix = LexicalIndex::default();
-    for e in synth::seller_faq_entries() {
-        ix.upsert(e);
-    }
-    ix
-}
-
 fn top(ix: &LexicalIndex, q: &str) -> Option<i64> {
     ix.search(q, None, 1).first().map(|h| h.id)
 }
 
-fn id_of(question: &str) -> i64 {
-    synth::seller_faq_entries()
-        .into_iter()
-        .find(|e| e.texts[0] == question)
-        .map(|e| e.id)
-        .unwrap()
-}
-
 #[test]
 fn finds_buyer_phrasings_of_faq_questions() {
-    let ix = faq_index();
+    let ix = synth::seller_faq_index();
     assert_eq!(
         top(&ix, "亲，下单以后多久能发货呀？"),
-        Some(id_of("下单后多久发货"))
+        Some(synth::seller_faq_id("下单后多久发货"))
     );
     assert_eq!(
         top(&ix, "可以开专票吗"),
-        Some(id_of("可以开增值税专用发票吗"))
+        Some(synth::seller_faq_id("可以开增值税专用发票吗"))
     );
-    assert_eq!(top(&ix, "花贝能用不"), Some(id_of("可以用花呗吗")));
-    assert_eq!(top(&ix, "退货的邮费是谁承担"), Some(id_of("退货运费谁出")));
+    assert_eq!(
+        top(&ix, "花贝能用不"),
+        Some(synth::seller_faq_id("可以用花呗吗"))
+    );
+    assert_eq!(
+        top(&ix, "退货的邮费是谁承担"),
+        Some(synth::seller_faq_id("退货运费谁出"))
+    );
     assert_eq!(
         top(&ix, "ＸＬ码偏大还是偏小"),
-        Some(id_of("衣服偏大还是偏小"))
+        Some(synth::seller_faq_id("衣服偏大还是偏小"))
     );
 }
 
@@ -158,7 +148,7 @@ fn incremental_writes_equal_a_fresh_build() {
 
 #[test]
 fn empty_and_unknown_queries_find_nothing() {
-    let ix = faq_index();
+    let ix = synth::seller_faq_index();
     assert!(ix.search("", None, 5).is_empty());
     assert!(ix.search("在吗？", None, 5).is_empty());
     assert!(ix.search("🙂🙂", None, 5).is_empty());

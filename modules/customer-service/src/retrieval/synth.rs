@@ -140,6 +140,25 @@ pub fn seller_faq_entries() -> Vec<Entry> {
         .collect()
 }
 
+/// A lexical index of the seller FAQ, and the id of one of its questions (tests).
+#[cfg(test)]
+pub fn seller_faq_index() -> super::LexicalIndex {
+    let mut ix = super::LexicalIndex::default();
+    for e in seller_faq_entries() {
+        ix.upsert(e);
+    }
+    ix
+}
+
+#[cfg(test)]
+pub fn seller_faq_id(question: &str) -> i64 {
+    seller_faq_entries()
+        .into_iter()
+        .find(|e| e.texts[0] == question)
+        .map(|e| e.id)
+        .unwrap_or_else(|| panic!("no FAQ question {question}"))
+}
+
 const PREFIXES: &[&str] = &[
     "亲，",
     "你好，",

@@ -2,29 +2,13 @@
 
 use super::*;
 
-fn faq() -> LexicalIndex {
-    let mut ix = LexicalIndex::default();
-    for e in synth::seller_faq_entries() {
-        ix.upsert(e);
-    }
-    ix
-}
-
 fn ask(ix: &LexicalIndex, q: &str) -> Vec<Hit> {
     rank(q, ix.search(q, None, CANDIDATES), None, 10)
 }
 
-fn id_of(question: &str) -> i64 {
-    synth::seller_faq_entries()
-        .into_iter()
-        .find(|e| e.texts[0] == question)
-        .map(|e| e.id)
-        .unwrap()
-}
-
 #[test]
 fn a_kb_question_asked_as_is_is_auto_sent() {
-    let ix = faq();
+    let ix = synth::seller_faq_index();
     for q in [
         "下单后多久发货",
         "可以开增值税专用发票吗",
@@ -32,7 +16,7 @@ fn a_kb_question_asked_as_is_is_auto_sent() {
         "怎么注销账号",
     ] {
         let hits = ask(&ix, q);
-        assert_eq!(hits[0].id, id_of(q), "{q}");
+        assert_eq!(hits[0].id, synth::seller_faq_id(q), "{q}");
         assert!(hits[0].confidence > 0.9, "{q}: {:?}", hits[0]);
         assert_eq!(hits[0].matched_by, MatchedBy::Lexical);
         assert_eq!(hits[0].matched_text.as_deref(), Some(q));
@@ -43,7 +27,7 @@ fn a_kb_question_asked_as_is_is_auto_sent() {
 fn unrelated_messages_are_not_answered() {
     // None is auto-sent; hardly any reaches the LLM-with-KB band (a few share real
     // words with an entry: "洗衣机怎么清洗" vs "可以用洗衣机洗吗").
-    let ix = faq();
+    let ix = synth::seller_faq_index();
     let unrelated = synth::unrelated();
     let mut banded = Vec::new();
     for q in &unrelated {
@@ -58,7 +42,7 @@ fn unrelated_messages_are_not_answered() {
 
 #[test]
 fn greetings_alone_get_no_hits() {
-    let ix = faq();
+    let ix = synth::seller_faq_index();
     for q in ["在吗", "亲，你好", "？？", "谢谢"] {
         assert!(ask(&ix, q).is_empty(), "{q}");
     }
@@ -66,7 +50,7 @@ fn greetings_alone_get_no_hits() {
 
 #[test]
 fn hits_are_ordered_and_only_a_clear_winner_is_confident() {
-    let ix = faq();
+    let ix = synth::seller_faq_index();
     let hits = ask(&ix, "退款");
     assert!(hits.len() > 1);
     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));

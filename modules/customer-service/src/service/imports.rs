@@ -14,15 +14,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use shopops_kernel::audit::Actor;
 use shopops_kernel::error::FieldErrors;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{AppError, AppResult, Kernel};
-use utoipa::ToSchema;
 
 use super::kb::{self, EntryContent, EntrySource, RawContent, Writer};
+use super::states::string_enum;
 use crate::config::CsConfig;
 use crate::entities::{kb_entry, kb_import};
 use crate::error::Code;
@@ -34,27 +33,12 @@ const MAX_ERRORS: usize = 1000;
 /// How long a worker holds an import between two batches.
 const LEASE_SECS: i64 = 60;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-pub enum ImportFormat {
-    #[sea_orm(string_value = "csv")]
-    Csv,
-    #[sea_orm(string_value = "jsonl")]
-    Jsonl,
-    #[sea_orm(string_value = "xlsx")]
-    Xlsx,
+string_enum! {
+    pub enum ImportFormat {
+        Csv = "csv",
+        Jsonl = "jsonl",
+        Xlsx = "xlsx",
+    }
 }
 
 impl ImportFormat {
@@ -76,29 +60,14 @@ impl ImportFormat {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-pub enum ImportStatus {
-    /// Waiting for a worker.
-    #[sea_orm(string_value = "pending")]
-    Pending,
-    #[sea_orm(string_value = "running")]
-    Running,
-    /// Every row handled (some may have been refused: see `failed`, `errors`).
-    #[sea_orm(string_value = "done")]
-    Done,
+string_enum! {
+    pub enum ImportStatus {
+        /// Waiting for a worker.
+        Pending = "pending",
+        Running = "running",
+        /// Every row handled (some may have been refused: see `failed`, `errors`).
+        Done = "done",
+    }
 }
 
 /// One row of the file: its line (1-based, the header is line 1 in CSV and XLSX) and

@@ -14,7 +14,7 @@ use shopops_kernel::http::RequestContext;
 
 use super::states::MessageStatus;
 use super::{imports, routing, settings, stats, Services};
-use crate::entities::message;
+use crate::entities::{message, shop};
 use crate::metrics::CsMetrics;
 
 /// The import worker: every 2 s, the oldest import nobody works on, to its end.
@@ -93,7 +93,13 @@ pub fn reroute_job(services: Arc<Services>) -> Job {
                 };
                 for m in left {
                     let id = m.id;
-                    if let Err(e) = routing::route(&kernel, &services, &ctx, m).await {
+                    let shop = shop::Entity::find_by_id(m.shop_id)
+                        .one(&kernel.db)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    // A deleted shop takes its messages with it: none is left without one.
+                    let Some(shop) = shop else { continue };
+                    if let Err(e) = routing::route(&kernel, &services, &ctx, &shop, m).await {
                         tracing::warn!(message = id, error = %e, "message not routed; tried again later");
                     }
                 }

@@ -5,14 +5,13 @@
 use chrono::Utc;
 use sea_orm::entity::prelude::StringLen;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, Set};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shopops_kernel::audit::{self, Actor, Change};
 use shopops_kernel::error::FieldErrors;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{tr, validate, AppError, AppResult};
-use utoipa::ToSchema;
 
+use super::states::string_enum;
 use crate::entities::kb_entry;
 use crate::store;
 
@@ -25,31 +24,16 @@ pub const KEYWORD_MAX_CHARS: usize = 32;
 pub const MAX_KEYWORDS: usize = 20;
 pub const MAX_SIMILAR_QUESTIONS: usize = 20;
 
-/// Where an entry came from.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-pub enum EntrySource {
-    /// Written by an operator.
-    #[sea_orm(string_value = "manual")]
-    Manual,
-    /// From an imported file.
-    #[sea_orm(string_value = "import")]
-    Import,
-    /// An approved reply a reviewer added to the knowledge base.
-    #[sea_orm(string_value = "review")]
-    Review,
+string_enum! {
+    /// Where an entry came from.
+    pub enum EntrySource {
+        /// Written by an operator.
+        Manual = "manual",
+        /// From an imported file.
+        Import = "import",
+        /// An approved reply a reviewer added to the knowledge base.
+        Review = "review",
+    }
 }
 
 /// An entry's content, checked: every field within its limits, no control characters
@@ -177,10 +161,7 @@ pub async fn check_shop<C: ConnectionTrait>(
     let Some(id) = shop_id else {
         return Ok(());
     };
-    if super::shops::tenant_shop_ids(db, tenant)
-        .await?
-        .contains(&id)
-    {
+    if super::shops::exists(db, tenant, id).await? {
         return Ok(());
     }
     let mut errors = FieldErrors::new();
@@ -198,6 +179,32 @@ pub struct Writer<'a> {
     pub ctx: &'a RequestContext,
     pub actor: Actor,
     pub tenant_id: i64,
+}
+
+impl Writer<'_> {
+    /// The audit record of a change to `target` (its type and id).
+    pub async fn record<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        action: &'static str,
+        target: (&'static str, i64),
+        summary: serde_json::Value,
+    ) -> AppResult<()> {
+        audit::record(
+            txn,
+            self.ctx,
+            &self.actor,
+            Change {
+                tenant_id: self.tenant_id,
+                action,
+                target_type: target.0,
+                target_id: target.1.to_string(),
+                summary,
+            },
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Creates an entry; its import and line when it comes from an import.
@@ -230,20 +237,20 @@ pub async fn create(
     }
     .insert(txn)
     .await?;
-    record(
-        txn,
-        writer,
-        "cs.kb.create",
-        &saved,
-        // A reviewed message's question is a buyer's words: the audit log (kept, and
-        // read by auditors) names the entry and the message's shop, not the text.
-        if source == EntrySource::Review {
-            json!({ "source": source, "shop_id": saved.shop_id })
-        } else {
-            json!({ "question": saved.question, "source": source })
-        },
-    )
-    .await?;
+    writer
+        .record(
+            txn,
+            "cs.kb.create",
+            ("cs_kb_entry", saved.id),
+            // A reviewed message's question is a buyer's words: the audit log (kept, and
+            // read by auditors) names the entry and the message's shop, not the text.
+            if source == EntrySource::Review {
+                json!({ "source": source, "shop_id": saved.shop_id })
+            } else {
+                json!({ "question": saved.question, "source": source })
+            },
+        )
+        .await?;
     Ok(saved)
 }
 
@@ -269,14 +276,14 @@ pub async fn update(
     let saved = active.update(txn).await?;
     let after =
         json!({ "question": saved.question, "enabled": saved.enabled, "shop_id": saved.shop_id });
-    record(
-        txn,
-        writer,
-        "cs.kb.update",
-        &saved,
-        json!({ "before": before, "after": after }),
-    )
-    .await?;
+    writer
+        .record(
+            txn,
+            "cs.kb.update",
+            ("cs_kb_entry", saved.id),
+            json!({ "before": before, "after": after }),
+        )
+        .await?;
     Ok(saved)
 }
 
@@ -294,37 +301,14 @@ pub async fn delete(
     active.updated_at = Set(Utc::now());
     let saved = active.update(txn).await?;
     store::delete_embeddings(txn, saved.id).await?;
-    record(
-        txn,
-        writer,
-        "cs.kb.delete",
-        &saved,
-        json!({ "question": question }),
-    )
-    .await
-}
-
-async fn record<C: ConnectionTrait>(
-    txn: &C,
-    writer: &Writer<'_>,
-    action: &'static str,
-    entry: &kb_entry::Model,
-    summary: serde_json::Value,
-) -> AppResult<()> {
-    audit::record(
-        txn,
-        writer.ctx,
-        &writer.actor,
-        Change {
-            tenant_id: writer.tenant_id,
-            action,
-            target_type: "cs_kb_entry",
-            target_id: entry.id.to_string(),
-            summary,
-        },
-    )
-    .await?;
-    Ok(())
+    writer
+        .record(
+            txn,
+            "cs.kb.delete",
+            ("cs_kb_entry", saved.id),
+            json!({ "question": question }),
+        )
+        .await
 }
 
 /// The tenant's entry `id` (not deleted), or 404.

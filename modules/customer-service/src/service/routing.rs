@@ -16,7 +16,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use shopops_kernel::audit::Actor;
 use shopops_kernel::http::RequestContext;
-use shopops_kernel::{AppError, AppResult, Kernel};
+use shopops_kernel::{AppResult, Kernel};
 
 use super::llm::{ChatRequest, KbContext, LlmError, DEFAULT_SYSTEM_PROMPT};
 use super::messages::{self, Step};
@@ -33,19 +33,17 @@ struct CachedDraft {
     model: String,
 }
 
-/// Routes `message` (status `new`) to its decision; the message as it is after. A
-/// message another replica routed meanwhile is returned as that replica left it.
+/// Routes `message` (status `new`) of `shop` to its decision; the message as it is
+/// after. A message another replica routed meanwhile is returned as that replica left
+/// it.
 pub async fn route(
     kernel: &Kernel,
     services: &Services,
     ctx: &RequestContext,
+    shop: &shop::Model,
     message: message::Model,
 ) -> AppResult<message::Model> {
     let started = Instant::now();
-    let shop = shop::Entity::find_by_id(message.shop_id)
-        .one(&kernel.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("cs_shop"))?;
     let tenant = settings::get(&kernel.db, message.tenant_id, &services.config.time_zone).await?;
     let (hits, _) = services
         .searcher(kernel)
@@ -92,7 +90,7 @@ pub async fn route(
                 kb_context: context,
                 message: message.content.clone(),
             };
-            match draft(kernel, services, &shop, &message, entry.as_ref(), &request).await {
+            match draft(kernel, services, shop, &message, entry.as_ref(), &request).await {
                 Ok(reply) => Decision::review_llm(band, entry.as_ref(), reply),
                 Err(e) => {
                     let reason = e.to_string();

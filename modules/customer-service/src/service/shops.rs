@@ -4,12 +4,11 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::FieldErrors;
 use shopops_kernel::{tr, validate, AppError, AppResult, Kernel};
@@ -309,7 +308,14 @@ pub async fn save<C: ConnectionTrait>(
     } else {
         "cs.shop.create"
     };
-    record(txn, writer, action, saved.id, json!({ "name": saved.name })).await?;
+    writer
+        .record(
+            txn,
+            action,
+            ("cs_shop", saved.id),
+            json!({ "name": saved.name }),
+        )
+        .await?;
     Ok(saved)
 }
 
@@ -362,7 +368,9 @@ pub async fn delete<C: ConnectionTrait>(
         .await?;
     shop::Entity::delete_by_id(shop.id).exec(txn).await?;
     let summary = json!({ "name": shop.name, "messages": ids.len(), "message_events": events, "kb_entries": entries });
-    record(txn, writer, "cs.shop.delete", shop.id, summary).await
+    writer
+        .record(txn, "cs.shop.delete", ("cs_shop", shop.id), summary)
+        .await
 }
 
 /// Replaces the shop's agents. Each must be a user of the tenant who may review.
@@ -415,14 +423,14 @@ pub async fn set_agents<C: ConnectionTrait>(
         .insert(txn)
         .await?;
     }
-    record(
-        txn,
-        writer,
-        "cs.shop.agents",
-        shop.id,
-        json!({ "user_ids": user_ids }),
-    )
-    .await
+    writer
+        .record(
+            txn,
+            "cs.shop.agents",
+            ("cs_shop", shop.id),
+            json!({ "user_ids": user_ids }),
+        )
+        .await
 }
 
 /// The users assigned to a shop.
@@ -438,9 +446,16 @@ pub async fn agents_of<C: ConnectionTrait>(db: &C, tenant: i64, shop: i64) -> Ap
         .collect())
 }
 
-/// The tenant's shop `id`, if the caller's scope holds it; 404 otherwise (another
-/// tenant's shop, or one the agent is not assigned to, does not exist for them).
-/// The ids of the tenant's shops.
+/// Whether the tenant has shop `id`.
+pub async fn exists<C: ConnectionTrait>(db: &C, tenant: i64, id: i64) -> AppResult<bool> {
+    Ok(shop::Entity::find_by_id(id)
+        .filter(shop::Column::TenantId.eq(tenant))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// The ids of the tenant's shops (an import checks every row's against them).
 pub async fn tenant_shop_ids<C: ConnectionTrait>(
     db: &C,
     tenant: i64,
@@ -456,6 +471,8 @@ pub async fn tenant_shop_ids<C: ConnectionTrait>(
         .collect())
 }
 
+/// The tenant's shop `id`, if the caller's scope holds it; 404 otherwise (another
+/// tenant's shop, or one the agent is not assigned to, does not exist for them).
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     scope: &ShopScope,
@@ -468,29 +485,6 @@ pub async fn find<C: ConnectionTrait>(
         .await?
         .filter(|s| scope.allows(s.id))
         .ok_or_else(|| AppError::not_found("cs_shop"))
-}
-
-async fn record<C: ConnectionTrait>(
-    txn: &C,
-    writer: &Writer<'_>,
-    action: &'static str,
-    shop: i64,
-    summary: serde_json::Value,
-) -> AppResult<()> {
-    audit::record(
-        txn,
-        writer.ctx,
-        &writer.actor,
-        Change {
-            tenant_id: writer.tenant_id,
-            action,
-            target_type: "cs_shop",
-            target_id: shop.to_string(),
-            summary,
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// Which of the tenant's shops a caller works with.

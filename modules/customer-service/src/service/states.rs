@@ -11,13 +11,14 @@
 //! ```
 
 use sea_orm::entity::prelude::StringLen;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
+/// A state kept as its text in a column, in the API and in the spec: one list of
+/// variants and their texts instead of a `string_value` and a serde name apart. The
+/// caller has `sea_orm::entity::prelude::StringLen` in scope (the column type names it).
 macro_rules! string_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema,
-            sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
         $(#[$meta])*
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
         #[serde(rename_all = "snake_case")]
@@ -32,6 +33,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum! {
     /// Where a message is in its life.

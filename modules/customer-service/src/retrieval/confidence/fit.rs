@@ -233,17 +233,8 @@ fn solve(
 #[cfg(test)]
 mod tests {
     use super::super::interpolate;
+    use super::super::tests::feats;
     use super::*;
-
-    fn feats(q: f32, g: f32) -> Features {
-        Features {
-            query_coverage: q,
-            text_coverage: q,
-            gap: g,
-            score: q,
-            ..Features::default()
-        }
-    }
 
     #[test]
     fn fit_recovers_a_separating_direction() {
