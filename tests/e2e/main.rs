@@ -17,6 +17,7 @@ mod cs_embeddings;
 mod cs_kb;
 mod cs_loop;
 mod cs_ops;
+mod cs_shops;
 mod cs_support;
 mod envelope;
 mod fake_providers;
