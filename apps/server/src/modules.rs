@@ -10,6 +10,7 @@ pub const MODULES: &[&dyn Module] = &[
     &shopops_kuaishou::KuaishouModule,
     &shopops_integrations::IntegrationsModule,
     &shopops_customer_service::CustomerServiceModule,
+    &shopops_gateway::GatewayModule,
 ];
 
 /// What the kernel and every module declare.

@@ -34,6 +34,11 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         scopes.push((format!("/{}", module.name()), started.routes));
         jobs.extend(started.jobs);
     }
+    if !kernel.config.runs_cluster_jobs() {
+        // SHOPOPS_JOBS=off: the keepalive worker (or another replica) leads them.
+        jobs.retain(|job| !job.one_leader);
+        tracing::info!("cluster-wide jobs off in this process");
+    }
     let jobs: Vec<_> = jobs
         .into_iter()
         .map(|job| tokio::spawn(job.schedule(kernel.clone())))
@@ -115,7 +120,8 @@ async fn drain_on_signal(kernel: Kernel, server: actix_web::dev::ServerHandle) {
     server.stop(true).await;
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -137,7 +143,8 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn metrics(kernel: web::Data<Kernel>) -> HttpResponse {
+/// `GET /metrics`: the Prometheus text of the kernel's registry.
+pub async fn metrics(kernel: web::Data<Kernel>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(

@@ -82,7 +82,11 @@ fn the_kernel_names_no_module() {
     let mut found = Vec::new();
     visit(root, &mut |path, text| {
         for (i, line) in text.lines().enumerate() {
-            let lower = line.to_lowercase();
+            // HTTP's own status names are not the gateway module.
+            let lower = line
+                .to_lowercase()
+                .replace("bad gateway", "")
+                .replace("gateway timeout", "");
             for module in &names {
                 let words = lower
                     .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))

@@ -93,6 +93,13 @@ impl Module for IntegrationsModule {
         let manager = manager::Manager::start(kernel, key.as_bytes().to_vec(), settings)
             .await
             .map_err(anyhow::Error::msg)?;
+        // The gateway reads platform captchas through the kernel's port.
+        kernel
+            .captcha
+            .register(Arc::new(service::captcha::ProviderSolver::new(
+                kernel.clone(),
+                manager.clone(),
+            )));
         kernel
             .alerting
             .add_source(Arc::new(alerts::ProviderAlerts::new(manager.clone())));
@@ -119,7 +126,8 @@ impl Module for IntegrationsModule {
                             .map_err(|e| e.to_string())
                     }
                 },
-            ),
+            )
+            .one_leader(),
             // At most 30 s between rounds, so a short report gap is honoured.
             Job::new(
                 "integrations_sms_reports",
@@ -133,7 +141,8 @@ impl Module for IntegrationsModule {
                             .map_err(|e| e.to_string())
                     }
                 },
-            ),
+            )
+            .one_leader(),
             Job::new(
                 "integrations_captcha_purge",
                 Duration::from_secs(3600),
@@ -143,7 +152,8 @@ impl Module for IntegrationsModule {
                         .map(drop)
                         .map_err(|e| e.to_string())
                 },
-            ),
+            )
+            .one_leader(),
             Job::new(
                 "integrations_config_reload",
                 settings.reload_every(),

@@ -192,6 +192,26 @@ impl RedisCache {
         }
     }
 
+    /// Runs a Lua script on keys of this cache's namespace (the prefix is added here):
+    /// the leases' atomic compare-and-set steps.
+    pub(crate) async fn eval<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        script: &'static str,
+        keys: &[&str],
+        args: &[String],
+    ) -> Result<T, CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len());
+        for key in keys {
+            cmd.arg(self.key(key));
+        }
+        for arg in args {
+            cmd.arg(arg);
+        }
+        self.run(|mut c| async move { cmd.query_async::<T>(&mut c).await })
+            .await
+    }
+
     pub async fn ping(&self) -> Result<(), CacheError> {
         self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await

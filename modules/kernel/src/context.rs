@@ -23,6 +23,10 @@ pub struct Kernel {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
     pub cache: CacheHandle,
+    /// Leases and locks shared by every process on the same Redis (in-process without).
+    pub leases: Arc<crate::lease::Leases>,
+    /// Captcha solvers modules register (others ask for them by name).
+    pub captcha: Arc<crate::captcha::CaptchaSolvers>,
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<Metrics>,
@@ -104,7 +108,10 @@ impl Kernel {
         let alerting =
             Arc::new(crate::alerting::build(&config, outside.clone()).map_err(anyhow::Error::msg)?);
         let pii = Arc::new(crate::crypto::PiiVault::load(&config, &db).await?);
+        let leases = Arc::new(crate::lease::Leases::new(&cache));
         Ok(Self {
+            leases,
+            captcha: Arc::default(),
             health: Arc::default(),
             pii,
             alerting,

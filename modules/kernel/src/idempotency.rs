@@ -189,7 +189,7 @@ where
 }
 
 /// A write whose effect happens outside the database (a payment provider, an SMS
-/// gateway): with an `Idempotency-Key` the key is claimed first; `effect` runs with no
+/// provider): with an `Idempotency-Key` the key is claimed first; `effect` runs with no
 /// transaction open (an outside call must not hold the database — SQLite has one
 /// connection); `record` then stores its result in one transaction together with the
 /// response. A duplicate while the effect runs gets 409; a replay gets the stored

@@ -1,12 +1,14 @@
-//! Scheduled jobs: the loop every [`Job`] runs in, and the kernel's own jobs. Each loop
+//! Scheduled jobs: the loops a [`Job`] runs in, and the kernel's own jobs. Each loop
 //! stops at a safe point (between runs) when the process shuts down, and counts its
-//! runs in `job_runs_total`.
+//! runs in `job_runs_total`. A cluster-wide job runs in [`led`]: only while this
+//! process holds its lease (docs/operations.md "Jobs").
 
 use std::future::Future;
 use std::time::Duration;
 
 use crate::context::Kernel;
 use crate::idempotency;
+use crate::lease::Lease;
 use crate::module::Job;
 
 /// Runs `job` every `period` until shutdown; a run in progress is never interrupted.
@@ -32,8 +34,92 @@ where
     tracing::info!(job = name, "job stopped");
 }
 
-/// The kernel's own jobs: RBAC reload (`rbac_reload_secs`), idempotency-key purge
-/// (hourly), alert evaluation (`alert_eval_secs`).
+/// Runs `job` every `period` while this process leads it: every third of the lease
+/// each process renews its lease or tries to take the free one, so a leader that
+/// dies (its lease lapses) or stops (it gives the lease back) is replaced within
+/// `job_lease_secs`. A run in progress is never interrupted, even when the lease is
+/// lost meanwhile: jobs are written to be safe to run twice (claims in the database),
+/// the lease keeps them from running everywhere at once.
+pub async fn led<F, Fut>(kernel: Kernel, name: &'static str, period: Duration, mut job: F)
+where
+    F: FnMut(Kernel) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let ttl = Duration::from_secs(kernel.config.job_lease_secs);
+    let lease_name = format!("job:{name}");
+    let mut lease: Option<Lease> = None;
+    let mut check = tokio::time::interval(ttl / 3);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = kernel.lifecycle.stopped() => break,
+            _ = check.tick() => {
+                lease = keep_or_take(&kernel, lease, &lease_name, ttl).await;
+                continue;
+            }
+            _ = tick.tick(), if lease.is_some() => {}
+        }
+        let span = tracing::info_span!("job", job = name);
+        let run = tracing::Instrument::instrument(job(kernel.clone()), span.clone());
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                result = &mut run => break result,
+                _ = check.tick() => {
+                    lease = keep_or_take(&kernel, lease, &lease_name, ttl).await;
+                }
+            }
+        };
+        kernel.metrics.job_run(name, result.is_ok());
+        if let Err(e) = result {
+            span.in_scope(|| tracing::warn!(error = %e, "job run failed"));
+        }
+    }
+    if let Some(lease) = lease {
+        // Handed back so a standby takes over at once instead of after the ttl.
+        if let Err(e) = kernel.leases.release(&lease).await {
+            tracing::warn!(job = name, error = %e, "job lease not released; it lapses");
+        }
+    }
+    tracing::info!(job = name, "job stopped");
+}
+
+/// Renews `lease`, or tries to take the free one; `None` while another leads (or the
+/// lease store cannot be reached: without it leadership cannot be proven).
+async fn keep_or_take(
+    kernel: &Kernel,
+    lease: Option<Lease>,
+    name: &str,
+    ttl: Duration,
+) -> Option<Lease> {
+    if let Some(held) = lease {
+        match kernel.leases.renew(&held).await {
+            Ok(true) => return Some(held),
+            Ok(false) => tracing::warn!(lease = name, "job leadership lost"),
+            Err(e) => {
+                tracing::warn!(lease = name, error = %e, "job lease not renewed; standing down");
+                return None;
+            }
+        }
+    }
+    match kernel.leases.try_acquire(name, ttl).await {
+        Ok(Some(taken)) => {
+            tracing::info!(lease = name, fence = taken.fence, "leading job");
+            Some(taken)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(lease = name, error = %e, "job lease unavailable");
+            None
+        }
+    }
+}
+
+/// The kernel's own jobs: RBAC reload (`rbac_reload_secs`) and alert evaluation
+/// (`alert_eval_secs`) in every process (each judges its own traffic), the
+/// idempotency-key purge (hourly) by one leader.
 pub fn kernel_jobs(config: &crate::config::Config) -> Vec<Job> {
     vec![
         Job::new(
@@ -62,7 +148,8 @@ pub fn kernel_jobs(config: &crate::config::Config) -> Vec<Job> {
                 }
                 Ok(())
             },
-        ),
+        )
+        .one_leader(),
         Job::new(
             "alert_evaluation",
             Duration::from_secs(config.alert_eval_secs),

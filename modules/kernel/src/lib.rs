@@ -4,7 +4,8 @@
 //! - [`error`] the error envelope; [`http`] request ids, envelopes, pagination;
 //! - [`auth`], [`rbac`], [`identity`] identity and access (tenancy = the token's tenant);
 //! - [`audit`] the hash-chained audit log; [`idempotency`] retry-safe writes;
-//! - [`cache`] in-process or Redis; [`health`] probes; [`telemetry`] logging.
+//! - [`cache`] in-process or Redis; [`lease`] leases and locks across processes;
+//!   [`captcha`] the captcha-solving port; [`health`] probes; [`telemetry`] logging.
 //!
 //! A module registers its routes under `/api/v1` next to the kernel's and receives the
 //! [`Kernel`] context as `web::Data<Kernel>`.
@@ -14,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod canonical;
+pub mod captcha;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -27,6 +29,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod jobs;
+pub mod lease;
 pub mod module;
 pub mod outside;
 pub mod permissions;

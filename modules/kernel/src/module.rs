@@ -72,6 +72,10 @@ type JobFn =
 pub struct Job {
     pub name: &'static str,
     pub period: Duration,
+    /// Cluster-wide: one process at a time runs it (the holder of its lease); the
+    /// others stand by to take over. Otherwise every process runs it (reloading its
+    /// own caches, judging its own metrics).
+    pub one_leader: bool,
     run: Arc<JobFn>,
 }
 
@@ -84,8 +88,16 @@ impl Job {
         Self {
             name,
             period,
+            one_leader: false,
             run: Arc::new(move |kernel| Box::pin(run(kernel))),
         }
+    }
+
+    /// Makes it cluster-wide: one leader at a time across the processes that share
+    /// the Redis (docs/operations.md "Jobs").
+    pub fn one_leader(mut self) -> Self {
+        self.one_leader = true;
+        self
     }
 
     /// One run.
@@ -93,10 +105,15 @@ impl Job {
         (self.run)(kernel).await
     }
 
-    /// Runs every `period` until the process stops (see [`crate::jobs::every`]).
+    /// Runs every `period` until the process stops (see [`crate::jobs::every`]); a
+    /// cluster-wide job only while this process leads it ([`crate::jobs::led`]).
     pub async fn schedule(self, kernel: Kernel) {
         let run = self.run.clone();
-        crate::jobs::every(kernel, self.name, self.period, move |k| run(k)).await
+        if self.one_leader {
+            crate::jobs::led(kernel, self.name, self.period, move |k| run(k)).await
+        } else {
+            crate::jobs::every(kernel, self.name, self.period, move |k| run(k)).await
+        }
     }
 }
 
@@ -105,6 +122,7 @@ impl std::fmt::Debug for Job {
         f.debug_struct("Job")
             .field("name", &self.name)
             .field("period", &self.period)
+            .field("one_leader", &self.one_leader)
             .finish()
     }
 }

@@ -68,6 +68,26 @@ mod tests {
         serde_json::to_value(super::document()).unwrap()
     }
 
+    /// The completion edits the document as JSON and reads it back; a schema utoipa
+    /// cannot read back would silently drop every shared answer.
+    #[test]
+    fn the_completed_document_reads_back() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        if let Err(e) = serde_json::from_value::<utoipa::openapi::OpenApi>(doc.clone()) {
+            type Schema = utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>;
+            let broken: Vec<&String> = doc["components"]["schemas"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, s)| serde_json::from_value::<Schema>((*s).clone()).is_err())
+                .map(|(name, _)| name)
+                .collect();
+            panic!("the spec does not read back: {e}; schemas that do not: {broken:?}");
+        }
+        let op = &doc["paths"]["/api/v1/cs/shops"]["post"]["responses"];
+        assert!(op.get("400").is_some() && op.get("401").is_some(), "{op}");
+    }
+
     /// Every property reachable from `schema`, with a path for the message.
     fn properties(
         spec: &Value,

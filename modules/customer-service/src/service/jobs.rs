@@ -50,6 +50,7 @@ pub fn import_job(metrics: Arc<CsMetrics>) -> Job {
             }
         },
     )
+    .one_leader()
 }
 
 /// Deleted entries are kept a day (every index has caught up long before), then go.
@@ -65,6 +66,7 @@ pub fn purge_job() -> Job {
                 .map_err(|e| e.to_string())
         },
     )
+    .one_leader()
 }
 
 /// Messages still `new` this long after they arrived were left by a server that
@@ -107,6 +109,7 @@ pub fn reroute_job(services: Arc<Services>) -> Job {
             }
         },
     )
+    .one_leader()
 }
 
 /// Every hour: the statistics of every day that changed since the previous run, in
@@ -159,4 +162,5 @@ pub fn stats_job(services: Arc<Services>) -> Job {
             Ok(())
         }
     })
+    .one_leader()
 }

@@ -139,3 +139,63 @@ pub async fn balances(manager: &Manager) -> AppResult<Vec<(String, Result<i64, S
     }
     Ok(out)
 }
+
+/// The captcha providers as the kernel's `chaojiying` solver (docs/gateway.md): the
+/// gateway asks for it by name and never sees this module. Answers are recorded per
+/// tenant as `recognize` does, so a wrong one is reported (and refunded) once.
+pub struct ProviderSolver {
+    kernel: Kernel,
+    manager: std::sync::Arc<Manager>,
+}
+
+impl ProviderSolver {
+    pub fn new(kernel: Kernel, manager: std::sync::Arc<Manager>) -> Self {
+        Self { kernel, manager }
+    }
+}
+
+#[async_trait::async_trait]
+impl shopops_kernel::captcha::CaptchaSolver for ProviderSolver {
+    fn name(&self) -> &'static str {
+        "chaojiying"
+    }
+
+    async fn solve(
+        &self,
+        c: shopops_kernel::captcha::CaptchaImage<'_>,
+    ) -> Result<shopops_kernel::captcha::CaptchaSolution, shopops_kernel::captcha::CaptchaError>
+    {
+        use shopops_kernel::captcha::{CaptchaError, CaptchaSolution};
+        if c.image.len() > MAX_IMAGE_BYTES {
+            return Err(CaptchaError::Unreadable("image larger than 1 MiB".into()));
+        }
+        let codetype = c.code_type.to_string();
+        match recognize(&self.kernel, &self.manager, c.tenant_id, c.image, &codetype).await {
+            Ok((_, answer)) => match answer.answer {
+                Some(text) if !text.is_empty() => Ok(CaptchaSolution {
+                    text,
+                    solver: "chaojiying",
+                    report_id: answer.pic_id,
+                }),
+                _ => Err(CaptchaError::Unreadable("the provider gave no text".into())),
+            },
+            Err(e) => Err(CaptchaError::Unavailable(format!(
+                "captcha providers: {}",
+                e.code
+            ))),
+        }
+    }
+
+    async fn report_wrong(
+        &self,
+        tenant_id: i64,
+        solution: &shopops_kernel::captcha::CaptchaSolution,
+    ) {
+        let Some(pic_id) = &solution.report_id else {
+            return;
+        };
+        if let Err(e) = report_error(&self.kernel, &self.manager, tenant_id, pic_id).await {
+            tracing::warn!(error = %e.code, "wrong captcha answer not reported to its provider");
+        }
+    }
+}

@@ -65,6 +65,12 @@ pub struct Config {
     pub idempotency_stale_secs: u64,
     /// How often each replica checks the database for RBAC policy changes.
     pub rbac_reload_secs: u64,
+    /// `off`: this process runs only its own per-process jobs; the cluster-wide ones
+    /// (one leader at a time) are left to the keepalive worker or other replicas.
+    pub jobs: String,
+    /// A cluster-wide job's leader holds its lease this long and renews it every third
+    /// of it; a leader that dies is replaced within this time.
+    pub job_lease_secs: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Base of `documentation_url` in error envelopes (the server serves `/docs/errors`).
@@ -335,6 +341,12 @@ impl Config {
         if self.rbac_reload_secs == 0 {
             return bad("rbac_reload_secs", "must be greater than 0");
         }
+        if !["on", "off"].contains(&self.jobs.as_str()) {
+            return bad("jobs", "must be on or off");
+        }
+        if self.job_lease_secs < 3 {
+            return bad("job_lease_secs", "must be at least 3");
+        }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");
         }
@@ -453,6 +465,11 @@ impl Config {
             .as_ref()
             .map(|s| s.expose_secret().trim())
             .filter(|s| !s.is_empty())
+    }
+
+    /// Whether this process runs the cluster-wide jobs (`jobs = "on"`).
+    pub fn runs_cluster_jobs(&self) -> bool {
+        self.jobs == "on"
     }
 
     pub fn is_sqlite(&self) -> bool {

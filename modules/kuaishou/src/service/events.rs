@@ -334,6 +334,7 @@ pub fn sweep_job(platform: Arc<Platform>) -> Job {
             }
         },
     )
+    .one_leader()
 }
 
 #[cfg(test)]

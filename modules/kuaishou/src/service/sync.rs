@@ -205,4 +205,5 @@ pub fn job(platform: Arc<Platform>) -> Job {
             }
         },
     )
+    .one_leader()
 }

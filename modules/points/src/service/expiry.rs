@@ -37,6 +37,7 @@ pub fn job() -> Job {
             Ok(())
         },
     )
+    .one_leader()
 }
 
 /// One pass over every tenant: expires every lot due now. Returns how many this pass

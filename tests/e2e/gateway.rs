@@ -1,0 +1,537 @@
+//! Platform gateway end to end (docs/gateway.md): against the fake platform of
+//! `fake_platform`, captchas read by its captcha service through the integrations
+//! module's Chaojiying adapter, or by a person (the manual queue).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::fake_platform::{self as fake, Platform, Reader, PASSWORD, USERNAME, USER_NO};
+use crate::fake_providers::{CJY_PASSWORD, CJY_USER};
+use crate::support::{eventually, start, Server, Store};
+
+/// The integrations config naming the captcha service as Chaojiying.
+fn captcha_config(store: &Store, endpoint: &str) -> String {
+    let yaml = format!(
+        "captcha:\n  chaojiying:\n    user: \"{CJY_USER}\"\n    password: \"{CJY_PASSWORD}\"\n    softid: \"96001\"\n    endpoint: \"{endpoint}\"\n"
+    );
+    let path = store.dir.path().join("integrations.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.display().to_string()
+}
+
+struct World {
+    platform: Arc<Mutex<Platform>>,
+    reader: Arc<Mutex<Reader>>,
+    platform_url: String,
+    env: Vec<(&'static str, String)>,
+}
+
+async fn world(store: &Store) -> World {
+    let platform = Arc::new(Mutex::new(Platform::default()));
+    let reader = Arc::new(Mutex::new(Reader::default()));
+    let platform_url = fake::platform(platform.clone()).await;
+    let reader_url = fake::reader(reader.clone()).await;
+    let env = vec![
+        ("INTEGRATIONS_CONFIG", captcha_config(store, &reader_url)),
+        // The seed's waits (1 s, 5 s …) scaled down so the retry table runs in tests.
+        ("GATEWAY_NETWORK_BACKOFF_MS", "50".into()),
+        ("GATEWAY_SERVER_ERROR_BACKOFF_MS", "100".into()),
+        ("GATEWAY_KEEPALIVE_TICK_SECS", "1".into()),
+        ("GATEWAY_KEEPALIVE_RETRY_BASE_SECS", "1".into()),
+    ];
+    World {
+        platform,
+        reader,
+        platform_url,
+        env,
+    }
+}
+
+fn platform_body(url: &str, password: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "name": "workorders",
+        "base_url": url,
+        "login_url": "/login.php",
+        "captcha_url": "/img.php",
+        "solvers": ["chaojiying"],
+        "accounts": [{ "user_no": USER_NO, "username": USERNAME, "password": password }],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+async fn create(server: &Server, admin: &str, body: Value) -> i64 {
+    let r = server.post("/api/v1/gateway/platforms", admin, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+async fn call(server: &Server, token: &str, id: i64, path: &str) -> crate::support::Reply {
+    let body = json!({ "method": "POST", "path": path, "query": { "page": "2" }, "headers": { "X-Trace": "t1" }, "body": "{\"a\":1}", "content_type": "application/json" });
+    server
+        .post(
+            &format!("/api/v1/gateway/platforms/{id}/request"),
+            token,
+            body,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn logs_in_through_a_captcha_calls_and_refreshes_an_expired_session_once() {
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let server = start(&store, &w.env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "gw").await;
+    // The first answer is wrong: reported, and a fresh captcha is read.
+    w.reader.lock().unwrap().wrong_next = 1;
+    let id = create(
+        &server,
+        &admin,
+        platform_body(&w.platform_url, PASSWORD, json!({})),
+    )
+    .await;
+
+    let r = call(&server, &admin, id, "/api/orders").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], 200);
+    assert_eq!(r.body["refreshed"], false);
+    let echoed: Value = serde_json::from_str(r.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["path"], "/api/orders");
+    assert_eq!(echoed["query"], "page=2");
+    assert_eq!(echoed["body"], "{\"a\":1}");
+    assert_eq!(echoed["x_trace"], "t1");
+    assert_eq!(echoed["content_type"], "application/json");
+    assert_eq!(r.body["headers"]["x-platform"], "fake");
+    assert!(
+        r.body["headers"].get("set-cookie").is_none(),
+        "cookies never leave the gateway"
+    );
+    {
+        let p = w.platform.lock().unwrap();
+        assert_eq!((p.captcha_fetches, p.login_posts, p.logins), (2, 2, 1));
+        let reader = w.reader.lock().unwrap();
+        assert_eq!(reader.reports, 1, "the refused answer was reported");
+    }
+
+    // A second call reuses the session.
+    let r = call(&server, &admin, id, "/api/orders").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(w.platform.lock().unwrap().logins, 1);
+
+    // The platform forgets the session: the call sees the login redirect, logs in
+    // once more and succeeds.
+    w.platform.lock().unwrap().expire_all();
+    let r = call(&server, &admin, id, "/api/orders").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["refreshed"], true);
+    assert_eq!(w.platform.lock().unwrap().logins, 2);
+
+    // A 5xx burst shorter than the retries is absorbed; a longer one is 503.
+    w.platform.lock().unwrap().fail_next = 2;
+    let r = call(&server, &admin, id, "/api/orders").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    w.platform.lock().unwrap().fail_next = 10;
+    let r = call(&server, &admin, id, "/api/orders").await;
+    r.assert_error(503, "GATEWAY_PLATFORM_UNAVAILABLE");
+    w.platform.lock().unwrap().fail_next = 0;
+
+    // Sessions: one live account, logins counted; no cookie shown.
+    let s = server
+        .get(&format!("/api/v1/gateway/platforms/{id}/sessions"), &admin)
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.body);
+    assert_eq!(s.body["sessions"][0]["state"], "live");
+    assert_eq!(s.body["login_count"], 2);
+    // Secrets: masked on read, absent from logs, from audit and from every answer.
+    let got = server
+        .get(&format!("/api/v1/gateway/platforms/{id}"), &admin)
+        .await;
+    assert_eq!(got.body["accounts"][0]["password"], "******");
+    let audit = server.get("/api/v1/audit-logs?limit=100", &admin).await;
+    let sids = w.platform.lock().unwrap().session_cookies.clone();
+    for text in [
+        got.body.to_string(),
+        s.body.to_string(),
+        audit.body.to_string(),
+        server.logs(),
+    ] {
+        assert!(!text.contains(PASSWORD), "password leaked");
+        assert!(!text.contains(USERNAME), "username leaked");
+        for sid in &sids {
+            assert!(!text.contains(sid.as_str()), "session cookie leaked");
+        }
+    }
+    assert!(audit.body.to_string().contains("gateway.platform.request"));
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("gateway_logins_total{outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn platforms_are_checked_and_kept_per_tenant() {
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let server = start(&store, &w.env).await;
+    let root = server.root_token().await;
+    let (_, a) = server.tenant(&root, "gwa").await;
+    let (_, b) = server.tenant(&root, "gwb").await;
+    let bad =
+        json!({ "name": "Bad Name", "base_url": "ftp://x", "captcha_url": "img", "accounts": [] });
+    let r = server.post("/api/v1/gateway/platforms", &a, bad).await;
+    let details = r.assert_error(422, "VALIDATION_ERROR").to_string();
+    for field in ["name", "base_url", "captcha_url", "accounts"] {
+        assert!(details.contains(field), "{field}: {details}");
+    }
+    let r = server
+        .post(
+            "/api/v1/gateway/platforms",
+            &a,
+            json!({ "name": "x", "bogus": 1 }),
+        )
+        .await;
+    r.assert_error(400, "INVALID_REQUEST_BODY");
+    let id = create(
+        &server,
+        &a,
+        platform_body(&w.platform_url, PASSWORD, json!({})),
+    )
+    .await;
+    let r = server
+        .post(
+            "/api/v1/gateway/platforms",
+            &a,
+            platform_body(&w.platform_url, PASSWORD, json!({})),
+        )
+        .await;
+    r.assert_error(409, "GATEWAY_PLATFORM_NAME_TAKEN");
+    // Another tenant sees none of it.
+    for path in [
+        format!("/api/v1/gateway/platforms/{id}"),
+        format!("/api/v1/gateway/platforms/{id}/sessions"),
+    ] {
+        server
+            .get(&path, &b)
+            .await
+            .assert_error(404, "RESOURCE_NOT_FOUND");
+    }
+    call(&server, &b, id, "/api/x")
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    assert_eq!(w.platform.lock().unwrap().captcha_fetches, 0);
+    // A path cannot leave the platform.
+    let r = server
+        .post(
+            &format!("/api/v1/gateway/platforms/{id}/request"),
+            &a,
+            json!({ "method": "GET", "path": "//evil.example/x" }),
+        )
+        .await;
+    r.assert_error(422, "VALIDATION_ERROR");
+    // PATCH keeps what it does not name; DELETE is audited and final.
+    let r = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/gateway/platforms/{id}"),
+            Some(&a),
+            Some(json!({ "keepalive_interval": 60 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["keepalive_interval"].as_i64(),
+            r.body["captcha_url"].as_str()
+        ),
+        (Some(60), Some("/img.php"))
+    );
+    let r = server
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/gateway/platforms/{id}"),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    server
+        .get(&format!("/api/v1/gateway/platforms/{id}"), &a)
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_refused_password_is_never_retried_and_alerts() {
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let mut env = w.env.clone();
+    env.push(("SHOPOPS_ALERT_EVAL_SECS", "1".into()));
+    let server = start(&store, &env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "gwp").await;
+    let id = create(
+        &server,
+        &admin,
+        platform_body(&w.platform_url, "wrong-password", json!({})),
+    )
+    .await;
+    let r = call(&server, &admin, id, "/api/orders").await;
+    r.assert_error(502, "GATEWAY_AUTHENTICATION_FAILED");
+    // Later calls do not go back to the platform with the refused password.
+    for _ in 0..3 {
+        let r = call(&server, &admin, id, "/api/orders").await;
+        r.assert_error(422, "GATEWAY_CONFIGURATION_ERROR");
+    }
+    assert_eq!(
+        w.platform.lock().unwrap().login_posts,
+        1,
+        "one login attempt, no loop"
+    );
+    let got = server
+        .get(&format!("/api/v1/gateway/platforms/{id}"), &admin)
+        .await;
+    assert_eq!(got.body["accounts"][0]["state"], "auth_failed");
+    eventually("the refused account alerts", async || {
+        let alerts = server.get("/api/v1/alerts", &root).await;
+        alerts
+            .body
+            .to_string()
+            .contains("gateway_account_refused")
+            .then_some(())
+    })
+    .await;
+    // A new password brings the platform back.
+    let accounts =
+        json!({ "accounts": [{ "user_no": USER_NO, "username": USERNAME, "password": PASSWORD }] });
+    let r = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/gateway/platforms/{id}"),
+            Some(&admin),
+            Some(accounts),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        call(&server, &admin, id, "/api/orders").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_person_answers_the_manual_captcha() {
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let server = start(&store, &w.env).await;
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "gwm").await;
+    let (_, other) = server.tenant(&root, "gwo").await;
+    let id = create(
+        &server,
+        &admin,
+        platform_body(&w.platform_url, PASSWORD, json!({ "solvers": ["manual"] })),
+    )
+    .await;
+    let login = {
+        let (http, base, admin) = (server.http.clone(), server.base.clone(), admin.clone());
+        tokio::spawn(async move {
+            let res = http
+                .post(format!("{base}/api/v1/gateway/platforms/{id}/login"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        })
+    };
+    let pending = eventually("a captcha waits for a person", async || {
+        let r = server.get("/api/v1/gateway/captchas/pending", &admin).await;
+        r.body.as_array().and_then(|a| a.first().cloned())
+    })
+    .await;
+    assert_eq!(pending["content_type"], "image/png");
+    assert!(pending["label"].as_str().unwrap().contains("workorders"));
+    let captcha = pending["id"].as_i64().unwrap();
+    let other_sees = server.get("/api/v1/gateway/captchas/pending", &other).await;
+    assert_eq!(other_sees.body, json!([]));
+    let answer = json!({ "text": w.platform.lock().unwrap().last_captcha.clone() });
+    let path = format!("/api/v1/gateway/captchas/{captcha}");
+    server
+        .post(&path, &other, answer.clone())
+        .await
+        .assert_error(404, "RESOURCE_NOT_FOUND");
+    let r = server.post(&path, &admin, answer.clone()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    server
+        .post(&path, &admin, answer)
+        .await
+        .assert_error(409, "GATEWAY_CAPTCHA_NOT_PENDING");
+    let (status, body) = login.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["solver"], "manual");
+    assert_eq!(w.platform.lock().unwrap().logins, 1);
+}
+
+/// The worker (or, without Redis, the server's own job) heartbeats the session past
+/// the platform's idle timeout, so a call after a long pause needs no new login.
+#[tokio::test]
+async fn keepalive_keeps_a_session_alive_past_its_idle_timeout() {
+    let store = Store::new().await;
+    let w = world(&store).await;
+    w.platform.lock().unwrap().idle_timeout = Duration::from_secs(3);
+    let shared = std::env::var("TEST_REDIS_URL").is_ok();
+    let mut env = w.env.clone();
+    if shared {
+        env.push(("SHOPOPS_JOBS", "off".into()));
+    }
+    let server = start(&store, &env).await;
+    let _worker = if shared {
+        let env: Vec<(&str, &str)> = w.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(Server::start_worker(&store, &env).await)
+    } else {
+        None
+    };
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "gwk").await;
+    let id = create(
+        &server,
+        &admin,
+        platform_body(
+            &w.platform_url,
+            PASSWORD,
+            json!({ "keepalive_interval": 1 }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        call(&server, &admin, id, "/api/orders").await.status,
+        StatusCode::OK
+    );
+    let idle = Instant::now();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(idle.elapsed() > Duration::from_secs(3) * 2);
+    assert!(
+        w.platform.lock().unwrap().heartbeats >= 2,
+        "heartbeats were sent"
+    );
+    let r = call(&server, &admin, id, "/api/orders").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["refreshed"], false, "the session stayed alive");
+    assert_eq!(w.platform.lock().unwrap().logins, 1);
+}
+
+/// Three servers and the worker on one Redis: the platform forgets the session and 30
+/// calls arrive at once: exactly one login.
+#[tokio::test]
+async fn thirty_concurrent_calls_on_three_servers_make_one_login() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("TEST_REDIS_URL not set: sessions are shared across processes only through Redis (make test-services)");
+        return;
+    }
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let servers = [
+        start(&store, &w.env).await,
+        start(&store, &w.env).await,
+        start(&store, &w.env).await,
+    ];
+    let env: Vec<(&str, &str)> = w.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _worker = Server::start_worker(&store, &env).await;
+    let root = servers[0].root_token().await;
+    let (_, admin) = servers[0].tenant(&root, "gws").await;
+    let id = create(
+        &servers[0],
+        &admin,
+        platform_body(&w.platform_url, PASSWORD, json!({})),
+    )
+    .await;
+    for server in &servers {
+        // Each replica loads the new tenant's grants within rbac_reload_secs.
+        eventually("the replica knows the new tenant's roles", async || {
+            let r = server.get("/api/v1/gateway/platforms", &admin).await;
+            (r.status == StatusCode::OK).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(
+        call(&servers[1], &admin, id, "/api/orders").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(w.platform.lock().unwrap().logins, 1);
+    w.platform.lock().unwrap().expire_all();
+    let calls = (0..30).map(|i| {
+        let (http, base, admin) = (
+            servers[i % 3].http.clone(),
+            servers[i % 3].base.clone(),
+            admin.clone(),
+        );
+        async move {
+            let res = http
+                .post(format!("{base}/api/v1/gateway/platforms/{id}/request"))
+                .bearer_auth(admin)
+                .json(&json!({ "method": "GET", "path": "/api/orders" }))
+                .send()
+                .await
+                .unwrap();
+            res.status()
+        }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        w.platform.lock().unwrap().logins,
+        2,
+        "one login for the expiry, not thirty"
+    );
+}
+
+/// Two workers: one leads the keepalive job; killed, the other takes it within a lease.
+#[tokio::test]
+async fn a_killed_leading_worker_is_replaced_within_one_lease() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!(
+            "TEST_REDIS_URL not set: leases span processes only through Redis (make test-services)"
+        );
+        return;
+    }
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let mut env: Vec<(&str, &str)> = w.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("SHOPOPS_JOB_LEASE_SECS", "3"));
+    let mut workers = [
+        Server::start_worker(&store, &env).await,
+        Server::start_worker(&store, &env).await,
+    ];
+    let leads = |s: &Server| {
+        s.logs()
+            .lines()
+            .any(|l| l.contains("leading job") && l.contains("job:gateway_keepalive"))
+    };
+    let leader = eventually("one worker leads the keepalive job", async || {
+        (0..2).find(|&i| leads(&workers[i]))
+    })
+    .await;
+    assert!(!leads(&workers[1 - leader]), "one leader at a time");
+    workers[leader].kill();
+    let killed = Instant::now();
+    let standby = &workers[1 - leader];
+    eventually("the standby takes the job over", async || {
+        leads(standby).then_some(())
+    })
+    .await;
+    assert!(
+        killed.elapsed() < Duration::from_secs(3 + 2),
+        "taken over within one lease (+ a renewal tick)"
+    );
+}
