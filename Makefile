@@ -60,7 +60,7 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import, search and buyer messages (docs/performance.md)
+bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import, search, buyer messages and the platform gateway (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
 	$(CARGO) bench -p shopops --bench points_load
@@ -68,6 +68,7 @@ bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs 
 	$(CARGO) bench -p shopops-integrations --bench signing
 	$(CARGO) bench -p shopops-customer-service --bench retrieval
 	$(CARGO) bench -p shopops --bench cs_load
+	$(CARGO) bench -p shopops --bench gateway_load
 	if [ -f $(MODELS_DIR)/use-multilingual-v3/weights.npz ]; then \
 	  $(CARGO) run --release -p shopops-customer-service --example encoder_bench -- $(MODELS_DIR)/use-multilingual-v3; \
 	else echo "encoder bench skipped: run make models"; fi

@@ -113,6 +113,7 @@ pub async fn force_login(
 #[schema(as = GatewayCall)]
 pub struct CallBody {
     /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE` or `HEAD`.
+    #[schema(min_length = 3, max_length = 7)]
     pub method: String,
     /// A path under the platform's `base_url`, starting with `/` (`/api/orders`).
     #[schema(min_length = 1, max_length = 2048)]

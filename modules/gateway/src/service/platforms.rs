@@ -14,9 +14,13 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FormFields {
+    #[schema(min_length = 1, max_length = 64)]
     pub user_no: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub captcha: String,
     /// Fixed fields sent with every login (`{"remember": "1"}`).
     pub extra: BTreeMap<String, String>,
@@ -40,12 +44,16 @@ impl Default for FormFields {
 #[serde(deny_unknown_fields, default)]
 pub struct LoginSuccess {
     /// The answer's status (`200`, `302`).
+    #[schema(minimum = 100, maximum = 599)]
     pub status: Option<u16>,
     /// A text the `Location` header must contain (`/index.php`).
+    #[schema(max_length = 256)]
     pub location_contains: Option<String>,
     /// A text the body must contain (`"code":0`).
+    #[schema(max_length = 256)]
     pub body_contains: Option<String>,
     /// A cookie the answer must set (`PHPSESSID`).
+    #[schema(max_length = 256)]
     pub cookie: Option<String>,
 }
 
@@ -57,6 +65,7 @@ pub struct ExpiryRule {
     /// A redirect whose `Location` contains the login URL.
     pub login_redirect: bool,
     /// A text in the body (`请重新登录`).
+    #[schema(max_length = 256)]
     pub body_contains: Option<String>,
 }
 
@@ -113,8 +122,11 @@ pub struct PlatformSettings {
 #[serde(deny_unknown_fields)]
 pub struct AccountInput {
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub user_no: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub username: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 
@@ -125,26 +137,42 @@ pub struct AccountInput {
 #[schema(as = GatewayPlatformFields)]
 pub struct PlatformFields {
     /// Lower-case letters, digits, `_` and `-`, 1 to 64 (it names the cache keys).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    #[schema(max_length = 512)]
     pub base_url: Option<String>,
+    #[schema(max_length = 512)]
     pub login_url: Option<String>,
+    #[schema(max_length = 512)]
     pub captcha_url: Option<String>,
+    #[schema(minimum = 1, maximum = 99999999)]
     pub captcha_type: Option<u32>,
+    #[schema(minimum = 0, maximum = 10)]
     pub captcha_max_retries: Option<u32>,
+    #[schema(max_length = 256)]
     pub captcha_charset: Option<String>,
+    #[schema(max_items = 3)]
     pub solvers: Option<Vec<String>>,
     pub form_fields: Option<FormFields>,
     pub success: Option<LoginSuccess>,
+    #[schema(min_length = 1, max_length = 256)]
     pub captcha_error_marker: Option<String>,
     pub expiry: Option<ExpiryRule>,
+    #[schema(max_length = 512)]
     pub heartbeat_path: Option<String>,
+    #[schema(minimum = 1, maximum = 86400)]
     pub keepalive_interval: Option<u64>,
+    #[schema(minimum = 30, maximum = 604800)]
     pub session_timeout: Option<u64>,
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: Option<u32>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub max_session_uses: Option<u64>,
+    #[schema(max_length = 128)]
     pub redis_key_prefix: Option<String>,
     /// 1 to 20 accounts, used in this order.
+    #[schema(min_items = 1, max_items = 20)]
     pub accounts: Option<Vec<AccountInput>>,
 }
 
@@ -276,6 +304,12 @@ pub fn apply(
             None => base.as_ref().and_then(|b| b.redis_key_prefix.clone()),
         },
     };
+    if settings.base_url.len() > 512 {
+        errors.add(
+            "base_url",
+            msg("最多512个字符", "must be at most 512 characters"),
+        );
+    }
     match url::Url::parse(&settings.base_url) {
         Ok(u)
             if ["http", "https"].contains(&u.scheme())
@@ -365,6 +399,46 @@ pub fn apply(
         errors.add(
             "success",
             msg("状态码须在100-599之间", "status must be 100 to 599"),
+        );
+    }
+    let success = &settings.success;
+    if [
+        &success.location_contains,
+        &success.body_contains,
+        &success.cookie,
+    ]
+    .iter()
+    .any(|t| t.as_ref().is_some_and(|t| t.len() > 256))
+    {
+        errors.add(
+            "success",
+            msg("文本最多256个字符", "texts must be at most 256 characters"),
+        );
+    }
+    if settings
+        .expiry
+        .body_contains
+        .as_ref()
+        .is_some_and(|t| t.len() > 256)
+    {
+        errors.add(
+            "expiry",
+            msg(
+                "文本最多256个字符",
+                "body_contains must be at most 256 characters",
+            ),
+        );
+    }
+    if settings.max_session_uses > 1_000_000 {
+        errors.add(
+            "max_session_uses",
+            msg("不能超过1000000", "must be at most 1000000"),
+        );
+    }
+    if settings.captcha_error_marker.len() > 256 {
+        errors.add(
+            "captcha_error_marker",
+            msg("最多256个字符", "must be at most 256 characters"),
         );
     }
     if settings.captcha_error_marker.is_empty() {
