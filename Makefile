@@ -48,6 +48,9 @@ test-models: models ## built-in models vs their Python packages: encoder same to
 	SHOPOPS_TEST_CAPTCHA_MODEL_DIR=$(abspath $(MODELS_DIR)/ddddocr) \
 	SHOPOPS_TEST_CAPTCHA_REFERENCE=$(abspath $(MODELS_TEST_DIR)/captcha_reference.json) \
 		$(CARGO) test -p shopops-gateway --test local_model -- --ignored --nocapture
+	SHOPOPS_TEST_CAPTCHA_MODEL_DIR=$(abspath $(MODELS_DIR)/ddddocr) \
+	SHOPOPS_TEST_CAPTCHA_REFERENCE=$(abspath $(MODELS_TEST_DIR)/captcha_reference.json) \
+		$(CARGO) test -p shopops --test e2e -- gateway::logs_in_with_the_local_model --nocapture
 
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:

@@ -38,6 +38,9 @@ pub struct Platform {
     pub last_captcha: String,
     /// Cookies of the last login form, for secrecy checks.
     pub session_cookies: Vec<String>,
+    /// Real captcha images with their text, served in turn instead of the readable
+    /// stand-ins (the local-model test).
+    pub images: Vec<(Vec<u8>, String)>,
     next: u64,
 }
 
@@ -55,6 +58,7 @@ impl Default for Platform {
             fail_next: 0,
             last_captcha: String::new(),
             session_cookies: Vec::new(),
+            images: Vec::new(),
             next: 0,
         }
     }
@@ -100,17 +104,24 @@ async fn captcha(req: HttpRequest, state: web::Data<SharedPlatform>) -> HttpResp
     let mut p = state.lock().unwrap();
     p.captcha_fetches += 1;
     let id = p.id();
-    let alphabet = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let text: String = (0..4)
-        .map(|i| alphabet[((id * 7 + i * 13) % alphabet.len() as u64) as usize] as char)
-        .collect();
+    let (image, text) = if p.images.is_empty() {
+        let alphabet = b"abcdefghjkmnpqrstuvwxyz23456789";
+        let text: String = (0..4)
+            .map(|i| alphabet[((id * 7 + i * 13) % alphabet.len() as u64) as usize] as char)
+            .collect();
+        (image_of(&text), text)
+    } else {
+        // Like most PHP captchas, the answer is compared ignoring case.
+        let (image, text) = &p.images[(id as usize - 1) % p.images.len()];
+        (image.clone(), text.to_lowercase())
+    };
     let pre = format!("pre{id}");
     p.captchas.insert(pre.clone(), text.clone());
-    p.last_captcha = text.clone();
+    p.last_captcha = text;
     HttpResponse::Ok()
         .content_type("image/png")
         .insert_header(("Set-Cookie", format!("PHPSESSID={pre}; path=/")))
-        .body(image_of(&text))
+        .body(image)
 }
 
 async fn login(

@@ -535,3 +535,79 @@ async fn a_killed_leading_worker_is_replaced_within_one_lease() {
         "taken over within one lease (+ a renewal tick)"
     );
 }
+
+/// The local model logs in on real captchas (drawn by `make test-models`), a misread
+/// one refused by the platform and retried with a fresh image. Needs the model and the
+/// drawn captchas: `make test-models` runs it with their paths.
+#[tokio::test]
+async fn logs_in_with_the_local_model() {
+    let (Ok(models), Ok(reference)) = (
+        std::env::var("SHOPOPS_TEST_CAPTCHA_MODEL_DIR"),
+        std::env::var("SHOPOPS_TEST_CAPTCHA_REFERENCE"),
+    ) else {
+        eprintln!("no local captcha model here: make test-models runs this test");
+        return;
+    };
+    let store = Store::new().await;
+    let w = world(&store).await;
+    let rows: Vec<Value> = serde_json::from_slice(&std::fs::read(&reference).unwrap()).unwrap();
+    // Start on a captcha the model misreads (if any), so the retry path runs.
+    let misread = rows.iter().position(|r| {
+        r["ddddocr"].as_str().map(str::to_lowercase) != r["truth"].as_str().map(str::to_lowercase)
+    });
+    let first = misread.unwrap_or(0);
+    w.platform.lock().unwrap().images = rows[first..]
+        .iter()
+        .chain(&rows[..first])
+        .map(|r| {
+            (
+                std::fs::read(r["file"].as_str().unwrap()).unwrap(),
+                r["truth"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let models_root = std::path::Path::new(&models)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut env = w.env.clone();
+    env.push(("GATEWAY_MODELS_DIR", models_root));
+    let server = start(&store, &env).await;
+    let ready = server
+        .http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(ready
+        .text()
+        .await
+        .unwrap()
+        .contains("local captcha model loaded"));
+    let root = server.root_token().await;
+    let (_, admin) = server.tenant(&root, "gwl").await;
+    let body = platform_body(
+        &w.platform_url,
+        PASSWORD,
+        json!({ "solvers": ["local"], "captcha_max_retries": 10 }),
+    );
+    let id = create(&server, &admin, body).await;
+    let r = server
+        .post(
+            &format!("/api/v1/gateway/platforms/{id}/login"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["solver"], "local");
+    let p = w.platform.lock().unwrap();
+    assert_eq!(p.logins, 1);
+    if misread.is_some() {
+        assert!(
+            p.captcha_fetches >= 2,
+            "the misread captcha was retried with a fresh one"
+        );
+    }
+}

@@ -269,8 +269,10 @@ async fn main() {
 
 /// The local model's time per image on the captchas `make test-models` drew.
 fn captcha_model() {
-    let models = std::path::Path::new("data/models/ddddocr");
-    let images = std::path::Path::new("target/test-models/captchas");
+    // `cargo bench` runs in apps/server; the models and captchas are at the root.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let models = root.join("data/models/ddddocr");
+    let images = root.join("target/test-models/captchas");
     let (true, Ok(entries)) = (
         models.join("common.onnx").exists(),
         std::fs::read_dir(images),
@@ -280,7 +282,7 @@ fn captcha_model() {
         );
         return;
     };
-    let model = shopops_gateway::solvers::local_model::LocalModel::load(models).unwrap();
+    let model = shopops_gateway::solvers::local_model::LocalModel::load(&models).unwrap();
     let files: Vec<Vec<u8>> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
