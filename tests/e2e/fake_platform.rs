@@ -94,7 +94,7 @@ fn image_of(text: &str) -> Vec<u8> {
 }
 
 async fn captcha(req: HttpRequest, state: web::Data<SharedPlatform>) -> HttpResponse {
-    // The seed's cache-buster must be there: `t` = milliseconds + 1000..9999.
+    // The cache-buster must be there: `t` = milliseconds + 1000..9999.
     let t = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .ok()
         .and_then(|q| q.get("t").and_then(|t| t.parse::<i64>().ok()));

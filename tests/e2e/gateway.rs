@@ -36,7 +36,7 @@ async fn world(store: &Store) -> World {
     let reader_url = fake::reader(reader.clone()).await;
     let env = vec![
         ("INTEGRATIONS_CONFIG", captcha_config(store, &reader_url)),
-        // The seed's waits (1 s, 5 s …) scaled down so the retry table runs in tests.
+        // The retry table's waits (1 s, 5 s …) scaled down so the retry table runs in tests.
         ("GATEWAY_NETWORK_BACKOFF_MS", "50".into()),
         ("GATEWAY_SERVER_ERROR_BACKOFF_MS", "100".into()),
         ("GATEWAY_KEEPALIVE_TICK_SECS", "1".into()),

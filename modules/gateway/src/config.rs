@@ -17,9 +17,9 @@ pub struct GatewayConfig {
     pub models_dir: PathBuf,
     /// Timeout of one request to a platform (captcha, login, call, heartbeat).
     pub request_timeout_secs: u64,
-    /// First wait after a network failure; doubled per retry (seed: 1, 2, 4 s).
+    /// First wait after a network failure; doubled per retry (1, 2, 4 s).
     pub network_backoff_ms: u64,
-    /// First wait after a 5xx; doubled per retry (seed: 5, 10, 20 s).
+    /// First wait after a 5xx; doubled per retry (5, 10, 20 s).
     pub server_error_backoff_ms: u64,
     /// How long a caller waits for another process's login before giving up.
     pub login_wait_secs: u64,
@@ -27,7 +27,7 @@ pub struct GatewayConfig {
     pub response_max_bytes: usize,
     /// How long a captcha waits for a person before the manual solver gives up.
     pub manual_captcha_timeout_secs: u64,
-    /// First wait after a failed keepalive; doubled per failure (seed: 60·2ⁿ s).
+    /// First wait after a failed keepalive; doubled per failure (60·2ⁿ s).
     pub keepalive_retry_base_secs: u64,
     /// How often the keepalive job looks for sessions due a heartbeat.
     pub keepalive_tick_secs: u64,

@@ -1,5 +1,5 @@
 //! The gateway's error codes (its part of the catalogue, shown in docs/errors.md): the
-//! seed's exception hierarchy as envelope codes (docs/gateway.md "Errors").
+//! gateway's failure kinds as envelope codes (docs/gateway.md "Errors").
 
 shopops_kernel::error_codes! {
     /// The gateway module's codes.

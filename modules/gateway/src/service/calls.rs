@@ -1,4 +1,4 @@
-//! Calls through a platform's session, with the seed's retry table:
+//! Calls through a platform's session, with the retry table of docs/gateway.md:
 //!
 //! | failure | retries | waits |
 //! |---|---|---|

@@ -1,5 +1,5 @@
 //! One request to a platform and its answer, with the session's cookies. Cookies are
-//! kept as the seed's session structure does (a name → value map shared through the
+//! kept as the stored session does (a name → value map shared through the
 //! cache), so they are read from `Set-Cookie` here rather than by a per-process
 //! cookie store: only the name, the value and a deletion (`Max-Age=0`, a past
 //! `Expires`) matter to a session that one server-side login owns.
@@ -148,7 +148,7 @@ impl Gateway {
         })
     }
 
-    /// Sends, retrying network failures as the seed's table says: 3 times, after 1,
+    /// Sends, retrying network failures as docs/gateway.md's table says: 3 times, after 1,
     /// 2 and 4 × `network_backoff_ms`.
     pub async fn send_retrying(&self, req: &Outgoing) -> Result<Answer, NetworkFault> {
         let mut wait = Duration::from_millis(self.config.network_backoff_ms);

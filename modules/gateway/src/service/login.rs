@@ -167,7 +167,7 @@ async fn pick_account<'a>(kernel: &Kernel, platform: &'a Platform) -> AppResult<
 
 fn captcha_url(platform: &Platform) -> AppResult<url::Url> {
     let mut url = platform.url(&platform.settings.captcha_url)?;
-    // The seed's cache-buster: milliseconds plus a random 1000–9999.
+    // The cache-buster platforms expect: milliseconds plus a random 1000–9999.
     let t = Utc::now().timestamp_millis() + rand::thread_rng().gen_range(1000..10_000);
     url.query_pairs_mut().append_pair("t", &t.to_string());
     Ok(url)

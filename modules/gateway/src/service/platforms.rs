@@ -10,7 +10,7 @@ use shopops_kernel::error::{FieldErrors, Localized};
 use shopops_kernel::{AppError, AppResult};
 use utoipa::ToSchema;
 
-/// The names of the login form's fields (the seed's by default).
+/// The names of the login form's fields (`user_no`, `username`, `password`, `captcha` by default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FormFields {
@@ -553,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_seed_s() {
+    fn defaults_are_the_documented_ones() {
         let p = apply(None, minimal()).unwrap();
         let s = &p.settings;
         assert_eq!(

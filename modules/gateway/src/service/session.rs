@@ -2,12 +2,12 @@
 //! when configured, so every replica and the worker see one session; in-process
 //! otherwise). Keys, under the platform's prefix (`gateway:{tenant}:{platform}:`):
 //!
-//! - `session:main` — the seed's structure ([`Session`]), written only by the login
+//! - `session:main` — the session ([`Session`]), written only by the login
 //!   that holds the login lease (a fenced write);
 //! - `session:touched` — the last use; it lives `session_timeout`, so its absence is
 //!   "idle too long" without rewriting the session on every call;
 //! - `session:{created}:uses` — calls served by that session (`max_session_uses`);
-//! - `stats:login_count`, `stats:error_count` — as the seed names them;
+//! - `stats:login_count`, `stats:error_count` — counters;
 //! - `pool:{account}:score`, `pool:{account}:retired` — the pool (below).
 //!
 //! The pool, in the spirit of Crawlee's SessionPool: a failure adds 1 to the account's
@@ -45,7 +45,7 @@ pub struct LoginInfo {
     pub fence: u64,
 }
 
-/// The seed's session structure.
+/// A platform session as stored (docs/gateway.md "How sessions work").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Session {
     pub cookies: BTreeMap<String, String>,
