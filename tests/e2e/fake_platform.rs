@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::fake_providers::{serve, CJY_PASSWORD, CJY_USER};
+use crate::fake_providers::{chaojiying_signed_in, serve};
 
 pub const USER_NO: &str = "1001";
 pub const USERNAME: &str = "ops-user";
@@ -235,15 +235,10 @@ async fn reader_api(
     body: web::Bytes,
     state: web::Data<SharedReader>,
 ) -> HttpResponse {
-    let text = String::from_utf8_lossy(&body);
-    let pass2 = shopops_integrations::client::chaojiying::pass2(CJY_PASSWORD);
-    let has = |name: &str, value: &str| {
-        text.contains(&format!("name=\"{name}\"\r\n\r\n{value}\r\n"))
-            || form_urlencoded::parse(&body).any(|(k, v)| k == name && v == value)
-    };
-    if !has("user", CJY_USER) || !has("pass2", &pass2) {
+    if !chaojiying_signed_in(&body) {
         return HttpResponse::Ok().json(json!({ "err_no": -10023, "err_str": "密码错误" }));
     }
+    let text = String::from_utf8_lossy(&body);
     let mut r = state.lock().unwrap();
     match req.path() {
         "/Upload/Processing.php" => {

@@ -917,15 +917,20 @@ pub async fn s3(state: Shared<S3>) -> String {
 pub const CJY_USER: &str = "e2e-user";
 pub const CJY_PASSWORD: &str = "e2e-密码";
 
-async fn chaojiying_api(req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let text = String::from_utf8_lossy(&body);
+/// Whether a Chaojiying request carries the account's `user` and `pass2`, in a
+/// multipart body (recognise) or a form (the others).
+pub fn chaojiying_signed_in(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
     let pass2 = shopops_integrations::client::chaojiying::pass2(CJY_PASSWORD);
-    // The fields are in a multipart body (recognise) or a form (the others).
     let has = |name: &str, value: &str| {
         text.contains(&format!("name=\"{name}\"\r\n\r\n{value}\r\n"))
-            || form_urlencoded::parse(&body).any(|(k, v)| k == name && v == value)
+            || form_urlencoded::parse(body).any(|(k, v)| k == name && v == value)
     };
-    if !has("user", CJY_USER) || !has("pass2", &pass2) {
+    has("user", CJY_USER) && has("pass2", &pass2)
+}
+
+async fn chaojiying_api(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if !chaojiying_signed_in(&body) {
         return HttpResponse::Ok().json(json!({ "err_no": -10023, "err_str": "密码错误" }));
     }
     match req.path() {

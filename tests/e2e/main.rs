@@ -23,6 +23,7 @@ mod envelope;
 mod fake_platform;
 mod fake_providers;
 mod gateway;
+mod gateway_processes;
 mod idempotency;
 mod integrations;
 mod kuaishou;

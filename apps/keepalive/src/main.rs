@@ -11,15 +11,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use actix_web::{web, App};
 use clap::Parser;
-use shopops::modules::{config_sections, declarations, MODULES};
+use shopops::modules::config_sections;
 use shopops_kernel::config::Config;
 use shopops_kernel::http::context::{request_context, HttpSettings};
-use shopops_kernel::{db, jobs, telemetry, Kernel};
-use shopops_migrations::{Migrator, MigratorTrait};
+use shopops_kernel::telemetry;
 
 #[derive(Parser)]
 #[command(
@@ -63,33 +61,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _telemetry = telemetry::init(&config);
     config.bind = cli.bind;
     config.jobs = "on".into();
-    shopops::cli::check_modules_config(&config)?;
-    let conn = db::connect(&config).await?;
-    if config.migrate_on_start {
-        Migrator::up(&conn, None).await?;
-    }
-    let kernel = Kernel::build(config, conn, &declarations()).await?;
-    let mut all = jobs::kernel_jobs(&kernel.config);
-    for module in MODULES {
-        let started = module
-            .start(&kernel)
-            .await
-            .map_err(|e| anyhow::anyhow!("module {}: {e:#}", module.name()))?;
-        all.extend(started.jobs);
-    }
+    let (kernel, _routes, all) = shopops::modules::start(config).await?;
     tracing::info!(jobs = all.len(), "keepalive worker: jobs scheduled");
     let running: Vec<_> = all
         .into_iter()
         .map(|job| tokio::spawn(job.schedule(kernel.clone())))
         .collect();
 
-    let settings = HttpSettings {
-        error_docs_url: kernel.config.error_docs_url.clone(),
-        request_timeout: Duration::from_secs(kernel.config.request_timeout_secs),
-        metrics: Some(kernel.metrics.clone()),
-        default_lang: kernel.config.default_lang(),
-        max_body_bytes: kernel.config.max_body_bytes,
-    };
+    let settings = HttpSettings::of(&kernel);
     let data = web::Data::new(kernel.clone());
     let app_settings = settings.clone();
     let listening = shopops_kernel::http::server::serve(&kernel.config, settings, move || {

@@ -12,28 +12,12 @@ use shopops_kernel::config::Config;
 use shopops_kernel::entities::user;
 use shopops_kernel::http::context::{request_context, HttpSettings};
 use shopops_kernel::http::{self, extract, rate_limit, security};
-use shopops_kernel::{db, identity, jobs, Kernel};
-use shopops_migrations::{Migrator, MigratorTrait};
+use shopops_kernel::{identity, Kernel};
 use utoipa_swagger_ui::SwaggerUi;
 
 pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    crate::cli::check_modules_config(&config)?;
-    let conn = db::connect(&config).await?;
-    if config.migrate_on_start {
-        Migrator::up(&conn, None).await?;
-    }
-    let kernel = Kernel::build(config, conn, &crate::modules::declarations()).await?;
+    let (kernel, scopes, mut jobs) = crate::modules::start(config).await?;
     bootstrap_admin(&kernel).await?;
-    let mut jobs = jobs::kernel_jobs(&kernel.config);
-    let mut scopes = Vec::new();
-    for module in crate::modules::MODULES {
-        let started = module
-            .start(&kernel)
-            .await
-            .map_err(|e| anyhow::anyhow!("module {}: {e:#}", module.name()))?;
-        scopes.push((format!("/{}", module.name()), started.routes));
-        jobs.extend(started.jobs);
-    }
     if !kernel.config.runs_cluster_jobs() {
         // SHOPOPS_JOBS=off: the keepalive worker (or another replica) leads them.
         jobs.retain(|job| !job.one_leader);
@@ -45,13 +29,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .collect();
 
     let config = kernel.config.clone();
-    let settings = HttpSettings {
-        error_docs_url: config.error_docs_url.clone(),
-        request_timeout: Duration::from_secs(config.request_timeout_secs),
-        metrics: Some(kernel.metrics.clone()),
-        default_lang: config.default_lang(),
-        max_body_bytes: config.max_body_bytes,
-    };
+    let settings = HttpSettings::of(&kernel);
     let openapi = crate::openapi::document();
     let data = web::Data::new(kernel.clone());
     let max_body = config.max_body_bytes;

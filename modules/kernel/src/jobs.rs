@@ -26,12 +26,17 @@ where
         }
         let span = tracing::info_span!("job", job = name);
         let result = tracing::Instrument::instrument(job(kernel.clone()), span.clone()).await;
-        kernel.metrics.job_run(name, result.is_ok());
-        if let Err(e) = result {
-            span.in_scope(|| tracing::warn!(error = %e, "job run failed"));
-        }
+        counted(&kernel, name, &span, result);
     }
     tracing::info!(job = name, "job stopped");
+}
+
+/// Counts a finished run in `job_runs_total` and logs its failure in its span.
+fn counted(kernel: &Kernel, name: &str, span: &tracing::Span, result: Result<(), String>) {
+    kernel.metrics.job_run(name, result.is_ok());
+    if let Err(e) = result {
+        span.in_scope(|| tracing::warn!(error = %e, "job run failed"));
+    }
 }
 
 /// Runs `job` every `period` while this process leads it: every third of the lease
@@ -72,10 +77,7 @@ where
                 }
             }
         };
-        kernel.metrics.job_run(name, result.is_ok());
-        if let Err(e) = result {
-            span.in_scope(|| tracing::warn!(error = %e, "job run failed"));
-        }
+        counted(&kernel, name, &span, result);
     }
     if let Some(lease) = lease {
         // Handed back so a standby takes over at once instead of after the ttl.

@@ -5,10 +5,35 @@ pub mod platforms;
 pub mod requests;
 
 use actix_web::web;
+use sea_orm::ConnectionTrait;
+use shopops_kernel::audit::{self, Change};
+use shopops_kernel::auth::Principal;
+use shopops_kernel::http::RequestContext;
+use shopops_kernel::AppResult;
 use utoipa::OpenApi;
 
 /// What the handlers share.
 pub type State = crate::service::Gateway;
+
+/// The audit record of a change to, or a use of, platform `id`.
+async fn record<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &RequestContext,
+    principal: &Principal,
+    action: &'static str,
+    id: i64,
+    summary: serde_json::Value,
+) -> AppResult<()> {
+    let change = Change {
+        tenant_id: principal.tenant_id,
+        action,
+        target_type: "gateway_platform",
+        target_id: id.to_string(),
+        summary,
+    };
+    audit::record(txn, ctx, &principal.actor(), change).await?;
+    Ok(())
+}
 
 /// Routes, inside the module's `/api/v1/gateway` scope.
 pub fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<State>) {

@@ -4,10 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::json;
-use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::crypto::mask;
 use shopops_kernel::error::ErrorEnvelope;
@@ -92,30 +91,6 @@ fn name_taken(e: sea_orm::DbErr) -> AppError {
     }
 }
 
-async fn record<C: ConnectionTrait>(
-    txn: &C,
-    ctx: &RequestContext,
-    principal: &Principal,
-    action: &'static str,
-    id: i64,
-    summary: serde_json::Value,
-) -> AppResult<()> {
-    audit::record(
-        txn,
-        ctx,
-        &principal.actor(),
-        Change {
-            tenant_id: principal.tenant_id,
-            action,
-            target_type: "gateway_platform",
-            target_id: id.to_string(),
-            summary,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// Add a platform with its accounts (permission `gateway:write`; audited, secrets not).
 #[utoipa::path(post, path = "/platforms", tag = "gateway", operation_id = "create_gateway_platform", request_body = PlatformFields,
     params(("Idempotency-Key" = Option<String>, Header)),
@@ -154,7 +129,7 @@ pub async fn create_platform(
         };
         let saved = platform::Entity::insert(row).exec_with_returning(txn).await.map_err(name_taken)?;
         let accounts = store::replace_accounts(txn, &kernel.pii, tenant, saved.id, checked.accounts.as_deref().unwrap_or_default()).await?;
-        record(txn, &ctx, &principal, "gateway.platform.create", saved.id, json!({ "name": saved.name, "base_url": checked.settings.base_url, "accounts": accounts.len() })).await?;
+        super::record(txn, &ctx, &principal, "gateway.platform.create", saved.id, json!({ "name": saved.name, "base_url": checked.settings.base_url, "accounts": accounts.len() })).await?;
         WriteOutcome::new(StatusCode::CREATED, &view(&kernel, saved, accounts)?)
     })
     .await
@@ -261,7 +236,7 @@ pub async fn update_platform(
                 })
             })
             .unwrap_or_default();
-        record(
+        super::record(
             txn,
             &ctx,
             &principal,
@@ -297,7 +272,7 @@ pub async fn delete_platform(
             .exec(txn)
             .await?;
         platform::Entity::delete_by_id(id).exec(txn).await?;
-        record(
+        super::record(
             txn,
             &ctx,
             &principal,

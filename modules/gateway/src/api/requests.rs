@@ -10,7 +10,6 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shopops_kernel::audit::{self, Change};
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::{ErrorEnvelope, FieldErrors, Localized};
 use shopops_kernel::http::RequestContext;
@@ -43,19 +42,7 @@ async fn audit_call(
     summary: serde_json::Value,
 ) -> AppResult<()> {
     let txn = sea_orm::TransactionTrait::begin(&kernel.db).await?;
-    audit::record(
-        &txn,
-        ctx,
-        &principal.actor(),
-        Change {
-            tenant_id: principal.tenant_id,
-            action,
-            target_type: "gateway_platform",
-            target_id: id.to_string(),
-            summary,
-        },
-    )
-    .await?;
+    super::record(&txn, ctx, principal, action, id, summary).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -67,8 +67,7 @@ pub async fn call(
     let url = platform.url(&call.path)?;
     let mut stale = None;
     let mut refreshed = false;
-    let (mut network_tries, mut server_tries) = (0u32, 0u32);
-    let network_wait = Duration::from_millis(gateway.config.network_backoff_ms);
+    let mut server_tries = 0u32;
     let server_wait = Duration::from_millis(gateway.config.server_error_backoff_ms);
     loop {
         let live = login::session(kernel, gateway, platform, stale).await?;
@@ -86,14 +85,8 @@ pub async fn call(
             body: call.body.clone(),
         }
         .with_session(&session.cookies, &session.headers);
-        let answer = match gateway.send(&request).await {
+        let answer = match gateway.send_retrying(&request).await {
             Ok(answer) => answer,
-            Err(fault) if network_tries < 3 => {
-                tracing::info!(platform = %platform.name, error = %fault.0, "platform unreachable; retrying");
-                tokio::time::sleep(network_wait * 2u32.pow(network_tries)).await;
-                network_tries += 1;
-                continue;
-            }
             Err(fault) => {
                 platform.penalise(kernel, account).await?;
                 gateway

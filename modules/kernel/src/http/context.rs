@@ -69,6 +69,20 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
+impl HttpSettings {
+    /// The settings the kernel's configuration gives, with its metrics.
+    pub fn of(kernel: &crate::Kernel) -> Self {
+        let config = &kernel.config;
+        Self {
+            error_docs_url: config.error_docs_url.clone(),
+            request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+            metrics: Some(kernel.metrics.clone()),
+            default_lang: config.default_lang(),
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}
+
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
