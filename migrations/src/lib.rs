@@ -21,6 +21,7 @@ mod m20261202_000015_integrations_refund_counted;
 mod m20261202_000016_cs_knowledge_base;
 mod m20261202_000017_cs_conversations;
 mod m20261202_000018_gateway;
+mod m20261202_000019_kernel_audit_linked_after_commit;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_cs_knowledge_base::Migration),
             Box::new(m20261202_000017_cs_conversations::Migration),
             Box::new(m20261202_000018_gateway::Migration),
+            Box::new(m20261202_000019_kernel_audit_linked_after_commit::Migration),
         ]
     }
 }

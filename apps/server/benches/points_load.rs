@@ -1,8 +1,10 @@
-//! `make bench` (points): the release server on a fresh PostgreSQL database, 32
-//! concurrent HTTP clients doing an earn/spend mix (auth, RBAC, idempotency and audit
-//! included), beside `pgbench` running the same SQL of one operation with the same
-//! concurrency on the same server. Then the hot-account case (every client on one
-//! member). Prints a Markdown table for docs/performance.md.
+//! `make bench` (points): in one run on one PostgreSQL, standard `pgbench` (TPC-B-like,
+//! `-M prepared`, scale 32) for the machine's yardstick; then the release server on a
+//! fresh database, 32 concurrent HTTP clients doing an earn/spend mix (auth, RBAC,
+//! idempotency and audit included) over 1000 members and over one hot member; then
+//! `pgbench` running the same SQL as one operation with the same concurrency. Reports
+//! ops/s, p50/p99, CPU per operation, the audit linker's backlog, and checks the
+//! ledger and the audit chain afterwards. Prints Markdown for docs/performance.md.
 //!
 //! Needs PostgreSQL (`BENCH_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/postgres)
 //! and pgbench. `BENCH_SECONDS` (default 15), `BENCH_CLIENTS` (default 32).
@@ -105,28 +107,11 @@ async fn http_load(base: &str, token: &str, clients: usize, secs: u64, hot: bool
     }
 }
 
-fn pgbench(url: &str, clients: usize, secs: u64, members: u64) -> (f64, f64) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/points_sql");
+/// Runs pgbench with `args` against `url`; its tps and average latency (ms).
+fn pgbench(url: &str, args: &[&str]) -> (f64, f64) {
     let out = Command::new("pgbench")
-        .args([
-            "-n",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &secs.to_string(),
-            "-r",
-            "-D",
-            &format!("members={members}"),
-        ])
-        .args([
-            "-f",
-            &format!("{dir}/earn.sql@1"),
-            "-f",
-            &format!("{dir}/spend.sql@1"),
-            url,
-        ])
+        .args(args)
+        .arg(url)
         .output()
         .expect("pgbench (Debian package postgresql-contrib)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -147,6 +132,141 @@ fn pgbench(url: &str, clients: usize, secs: u64, members: u64) -> (f64, f64) {
         );
     }
     (tps, latency)
+}
+
+/// pgbench running one earn or spend as the server does, over `members` members.
+fn pgbench_same_sql(url: &str, clients: usize, secs: u64, members: u64) -> (f64, f64) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/points_sql");
+    let (clients, secs) = (clients.to_string(), secs.to_string());
+    let members = format!("members={members}");
+    let (earn, spend) = (format!("{dir}/earn.sql@1"), format!("{dir}/spend.sql@1"));
+    pgbench(
+        url,
+        &[
+            "-n", "-c", &clients, "-j", "2", "-T", &secs, "-D", &members, "-f", &earn, "-f", &spend,
+        ],
+    )
+}
+
+/// Standard pgbench (TPC-B-like, prepared statements, scale 32) on a database of its own.
+async fn pgbench_standard(
+    admin: &sea_orm::DatabaseConnection,
+    base_url: &str,
+    name: &str,
+    clients: usize,
+    secs: u64,
+) -> (f64, f64) {
+    let db = format!("{name}_tpcb");
+    exec(admin, &format!("CREATE DATABASE {db}")).await;
+    let url = format!("{base_url}/{db}");
+    let init = Command::new("pgbench")
+        .args(["-i", "-q", "-s", "32", &url])
+        .output()
+        .expect("pgbench -i");
+    assert!(
+        init.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let (clients, secs) = (clients.to_string(), secs.to_string());
+    let result = pgbench(
+        &url,
+        &["-M", "prepared", "-c", &clients, "-j", "2", "-T", &secs],
+    );
+    exec(admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+    result
+}
+
+async fn exec(db: &sea_orm::DatabaseConnection, sql: &str) {
+    db.execute(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_string(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// CPU time (user + system) a process has used, in seconds (Linux clock ticks are
+/// 1/100 s).
+fn process_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name: state is the 1st, utime the 12th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+/// CPU time the whole machine has spent busy (not idle or waiting), in seconds.
+fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let idle = ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0);
+    (ticks.iter().take(8).sum::<f64>() - idle) / 100.0
+}
+
+/// Audit records committed but not linked into their chain yet.
+async fn unlinked(db: &sea_orm::DatabaseConnection) -> i64 {
+    db.query_one(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM audit_logs WHERE seq IS NULL",
+    ))
+    .await
+    .ok()
+    .flatten()
+    .and_then(|row| row.try_get::<i64>("", "n").ok())
+    .unwrap_or(-1)
+}
+
+/// One HTTP case with what it cost: ops, latencies, CPU, the linker's largest backlog.
+struct Case {
+    stats: Stats,
+    server_cpu_ms: f64,
+    machine_cpu_ms: f64,
+    max_backlog: i64,
+}
+
+async fn http_case(
+    base: &str,
+    token: &str,
+    clients: usize,
+    secs: u64,
+    hot: bool,
+    pid: u32,
+    db: &sea_orm::DatabaseConnection,
+) -> Case {
+    let (server0, machine0) = (process_cpu_secs(pid), machine_busy_secs());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let (db, done) = (db.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut max = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(unlinked(&db).await);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            max
+        })
+    };
+    let stats = http_load(base, token, clients, secs, hot).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let max_backlog = watch.await.unwrap();
+    let per_op = |secs: f64| 1000.0 * secs / stats.ops.max(1) as f64;
+    Case {
+        server_cpu_ms: per_op(process_cpu_secs(pid) - server0),
+        machine_cpu_ms: per_op(machine_busy_secs() - machine0),
+        max_backlog,
+        stats,
+    }
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -177,14 +297,10 @@ async fn main() {
     let admin = Database::connect(&admin_url)
         .await
         .expect("PostgreSQL for the bench (BENCH_DATABASE_URL)");
-    admin
-        .execute(Statement::from_string(
-            admin.get_database_backend(),
-            format!("CREATE DATABASE {name}"),
-        ))
-        .await
-        .unwrap();
     let (base_url, _) = admin_url.rsplit_once('/').unwrap();
+    // The yardstick first, on the idle machine, before our database exists.
+    let (std_tps, std_latency) = pgbench_standard(&admin, base_url, &name, clients, secs).await;
+    exec(&admin, &format!("CREATE DATABASE {name}")).await;
     let db_url = format!("{base_url}/{name}");
 
     let port = support::free_port();
@@ -220,34 +336,69 @@ async fn main() {
         assert_eq!(r.status(), 200);
     }
 
-    let spread = http_load(&base, &token, clients, secs, false).await;
-    let hot = http_load(&base, &token, clients, secs, true).await;
-    let rss = rss_mib(server.id());
-    let (pg_tps, pg_latency) = pgbench(&db_url, clients, secs, MEMBERS);
-    let (pg_hot_tps, pg_hot_latency) = pgbench(&db_url, clients, secs, 1);
-    let _ = server.kill();
+    let db = Database::connect(&db_url).await.unwrap();
+    let pid = server.id();
+    let spread = http_case(&base, &token, clients, secs, false, pid, &db).await;
+    let hot = http_case(&base, &token, clients, secs, true, pid, &db).await;
+    // How long the linker takes to catch up once the writes stop.
+    let caught_up = Instant::now();
+    while unlinked(&db).await > 0 && caught_up.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let catch_up = caught_up.elapsed();
+    let rss = rss_mib(pid);
+    let (pg_tps, pg_latency) = pgbench_same_sql(&db_url, clients, secs, MEMBERS);
+    let (pg_hot_tps, pg_hot_latency) = pgbench_same_sql(&db_url, clients, secs, 1);
+    // Stopped gracefully: the server links what the last pgbench run left.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = server.wait();
-    let integrity = Command::new(env!("CARGO_BIN_EXE_shopops"))
-        .args(["points", "verify"])
-        .env("DATABASE_URL", &db_url)
-        .output()
-        .unwrap();
-    let consistent = integrity.status.success();
-    admin
-        .execute(Statement::from_string(
-            admin.get_database_backend(),
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        ))
-        .await
-        .ok();
+    db.close().await.ok();
+    let tool = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shopops"))
+            .args(args)
+            .env("DATABASE_URL", &db_url)
+            .output()
+            .unwrap()
+    };
+    let ledger_ok = tool(&["points", "verify"]).status.success();
+    let chain = tool(&["audit", "verify"]);
+    let chain_ok = chain.status.success();
+    let chain_report: Value = serde_json::from_slice(&chain.stdout).unwrap_or_default();
+    exec(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await;
 
-    let ops = |s: &Stats| s.ops as f64 / s.secs;
+    let ops = |c: &Case| c.stats.ops as f64 / c.stats.secs;
     println!("points write path, PostgreSQL, {clients} concurrent clients, {secs} s per case, earn/spend 50/50\n");
-    println!("| case | ShopOps over HTTP (ops/s) | p50 | p99 | refused | pgbench, same SQL (tps) | pgbench latency avg | ratio |");
-    println!("|---|---|---|---|---|---|---|---|");
-    println!("| {MEMBERS} members | {:.0} | {:.1} ms | {:.1} ms | {:?} | {pg_tps:.0} | {pg_latency:.1} ms | {:.0} % |", ops(&spread), spread.p50_ms, spread.p99_ms, spread.errors, 100.0 * ops(&spread) / pg_tps);
-    println!("| hot account (1 member) | {:.0} | {:.1} ms | {:.1} ms | {:?} | {pg_hot_tps:.0} | {pg_hot_latency:.1} ms | {:.0} % |", ops(&hot), hot.p50_ms, hot.p99_ms, hot.errors, 100.0 * ops(&hot) / pg_hot_tps);
+    println!("standard pgbench (TPC-B-like, -M prepared, scale 32, {clients} clients): {std_tps:.0} tps, {std_latency:.1} ms average\n");
+    println!("| case | ShopOps over HTTP (ops/s) | p50 | p99 | refused | ÷ standard pgbench | server CPU / op | machine CPU / op | linker backlog (max) | pgbench, same SQL (tps) | ÷ same SQL |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (label, case, same_sql) in [
+        (format!("{MEMBERS} members"), &spread, pg_tps),
+        ("hot account (1 member)".to_string(), &hot, pg_hot_tps),
+    ] {
+        println!(
+            "| {label} | {:.0} | {:.1} ms | {:.1} ms | {:?} | {:.2} | {:.2} ms | {:.2} ms | {} records | {same_sql:.0} | {:.2} |",
+            ops(case),
+            case.stats.p50_ms,
+            case.stats.p99_ms,
+            case.stats.errors,
+            ops(case) / std_tps,
+            case.server_cpu_ms,
+            case.machine_cpu_ms,
+            case.max_backlog,
+            ops(case) / same_sql,
+        );
+    }
+    println!("\npgbench same SQL latency average: {pg_latency:.1} ms (1000 members), {pg_hot_latency:.1} ms (hot)");
     println!(
-        "\nserver RSS after the run: {rss:.0} MiB; ledger consistent afterwards: {consistent}"
+        "linker caught up {:.0} ms after the writes stopped; server RSS after the run: {rss:.0} MiB",
+        catch_up.as_secs_f64() * 1000.0
+    );
+    println!(
+        "afterwards: ledger consistent: {ledger_ok}; audit chain verified: {chain_ok} ({} records)",
+        chain_report["records"]
     );
 }

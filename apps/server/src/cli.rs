@@ -98,8 +98,14 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check every tenant's hash chain; exit 1 at the first broken link.
-    Verify,
+    /// Check every tenant's hash chain; exit 1 at the first broken link, or when a
+    /// committed record has waited too long to be linked into its chain.
+    Verify {
+        /// Seconds a committed record may wait for the audit_link job before it counts
+        /// as an error.
+        #[arg(long, default_value_t = 5)]
+        max_unlinked_secs: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,8 +174,8 @@ async fn dispatch(matches: clap::ArgMatches) -> anyhow::Result<ExitCode> {
             command: AdminCommand::Create { username, .. },
         } => create_superadmin(&context(config), &username).await,
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => audit_verify(&context(config)).await,
+            command: AuditCommand::Verify { max_unlinked_secs },
+        } => audit_verify(&context(config), max_unlinked_secs).await,
     }
 }
 
@@ -243,9 +249,9 @@ async fn create_superadmin(ctx: &CliContext, username: &str) -> anyhow::Result<E
     }
 }
 
-async fn audit_verify(ctx: &CliContext) -> anyhow::Result<ExitCode> {
+async fn audit_verify(ctx: &CliContext, max_unlinked_secs: u64) -> anyhow::Result<ExitCode> {
     let conn = ctx.database().await?;
-    let report = audit::verify(&conn).await?;
+    let report = audit::verify(&conn, std::time::Duration::from_secs(max_unlinked_secs)).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if report.broken.is_some() {
         ExitCode::from(1)

@@ -81,6 +81,14 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     for job in jobs {
         let _ = job.await;
     }
+    if kernel.config.runs_cluster_jobs() {
+        // Requests that finished during the drain committed audit records after the
+        // linker stopped: link them now instead of leaving them to the next leader.
+        match shopops_kernel::audit::link_pending(&kernel.db).await {
+            Ok(linked) => tracing::info!(linked, "audit records linked at shutdown"),
+            Err(e) => tracing::warn!(error = %e, "audit records left for the next linker"),
+        }
+    }
     tracing::info!("server stopped");
     Ok(ExitCode::SUCCESS)
 }

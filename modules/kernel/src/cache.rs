@@ -26,6 +26,8 @@ impl From<CacheError> for crate::error::AppError {
 #[async_trait]
 pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
+    /// Several values in one round trip (Redis `MGET`), in the order of `keys`.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, CacheError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     /// Adds one to a counter and returns the new value; a new counter lives for `ttl`
@@ -80,6 +82,14 @@ impl MemoryCache {
 impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
         Ok(self.inner.get(key).await.map(|e| e.value))
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, CacheError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.inner.get(*key).await.map(|e| e.value));
+        }
+        Ok(values)
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
@@ -226,6 +236,15 @@ impl Cache for RedisCache {
         self.run(|mut c| async move { c.get(key).await }).await
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, CacheError> {
+        let mut cmd = redis::cmd("MGET");
+        for key in keys {
+            cmd.arg(self.key(key));
+        }
+        self.run(|mut c| async move { cmd.query_async::<Vec<Option<String>>>(&mut c).await })
+            .await
+    }
+
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
         let key = self.key(key);
         let value = value.to_string();
@@ -300,6 +319,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cache.get("a").await.unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            cache.get_many(&["a", "b"]).await.unwrap(),
+            vec![Some("1".to_string()), None]
+        );
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(cache.get("a").await.unwrap(), None);
 
@@ -339,6 +362,10 @@ mod tests {
         cache.ping().await.unwrap();
         cache.set("a", "1", Duration::from_secs(5)).await.unwrap();
         assert_eq!(cache.get("a").await.unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            cache.get_many(&["missing", "a"]).await.unwrap(),
+            vec![None, Some("1".to_string())]
+        );
         cache.delete("a").await.unwrap();
         assert_eq!(cache.get("a").await.unwrap(), None);
         assert_eq!(cache.incr("n", Duration::from_secs(5)).await.unwrap(), 1);

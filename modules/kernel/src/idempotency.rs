@@ -1,13 +1,17 @@
 //! Idempotent writes: one helper every module uses for a write that must not happen
 //! twice.
 //!
-//! [`execute`] runs the write in one database transaction. With an
-//! `Idempotency-Key`, the key is claimed first (a row `in_progress`, committed on its
-//! own so concurrent duplicates see it), and the response is stored in the *same*
-//! transaction as the write, so a stored response exists exactly when the write does.
+//! [`execute`] runs a database write in one transaction. With an `Idempotency-Key`,
+//! the key and the response are inserted at the end of that same transaction, so a
+//! stored response exists exactly when the write does, and the write costs one commit
+//! (docs/ARCHITECTURE.md "Writes a caller asks for"). A duplicate finds the key taken
+//! when it stores its own: its transaction is rolled back and it answers the stored
+//! response (a concurrent duplicate waits for the first to commit). [`execute_outside`]
+//! (an effect outside the database) claims the key first instead, on its own commit,
+//! so concurrent duplicates see it in flight.
 //! - same key, same body: the stored status and body are replayed;
 //! - same key, other body: 422 `IDEMPOTENCY_KEY_REUSED`;
-//! - same key while the first is in flight: 409 `IDEMPOTENCY_KEY_IN_PROGRESS`;
+//! - same key while an outside effect is in flight: 409 `IDEMPOTENCY_KEY_IN_PROGRESS`;
 //! - a validation failure (400/422) or a server error is not stored: fix and retry;
 //! - other refusals (403, 404, 409, …) are stored and replayed like successes;
 //! - a response that shows a secret once ([`WriteOutcome::shown_once`]: a new API
@@ -18,7 +22,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, Set, TransactionTrait,
@@ -168,9 +172,9 @@ impl WriteOutcome {
     }
 }
 
-/// Runs `work` in one transaction, idempotently when `idem` is given: the stored
-/// response is written in that transaction, so a replay exists exactly when the effect
-/// does. (An [`execute_outside`] whose effect is nothing.)
+/// Runs `work` in one transaction, idempotently when `idem` is given: the key and the
+/// response are stored in that transaction, so a replay exists exactly when the effect
+/// does.
 pub async fn execute<F>(
     kernel: &Kernel,
     idem: Option<IdempotencyRequest>,
@@ -179,13 +183,123 @@ pub async fn execute<F>(
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> AppResult<WriteOutcome>,
 {
-    execute_outside(
-        kernel,
-        idem,
-        async || Ok(()),
-        async |txn, ()| work(txn).await,
-    )
-    .await
+    let txn = kernel.db.begin().await?;
+    let err = match work(&txn).await {
+        Ok(outcome) => {
+            let Some(idem) = &idem else {
+                txn.commit().await?;
+                return Ok(outcome.into_response());
+            };
+            if keep(kernel, &txn, idem, outcome.status, &outcome.stored()).await? {
+                txn.commit().await?;
+                return Ok(outcome.into_response());
+            }
+            // The key is taken: this was a duplicate, and its effect goes.
+            txn.rollback().await?;
+            return answer_of_taken(kernel, idem).await;
+        }
+        Err(err) => {
+            txn.rollback().await?;
+            err
+        }
+    };
+    let Some(idem) = idem else {
+        return Err(err);
+    };
+    if retryable(&err) {
+        // Not stored; but a duplicate of a request that succeeded answers that success.
+        return match live_key(kernel, &idem).await? {
+            Some(_) => answer_of_taken(kernel, &idem).await,
+            None => Err(err),
+        };
+    }
+    let stored = json!({ "error": err.to_stored() });
+    if keep(kernel, &kernel.db, &idem, err.status, &stored).await? {
+        return Err(err);
+    }
+    answer_of_taken(kernel, &idem).await
+}
+
+/// A refusal that can succeed when retried (fixed body, a dependency back) leaves the
+/// key free; any other refusal is the key's answer from now on.
+fn retryable(err: &AppError) -> bool {
+    matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error()
+}
+
+/// Stores the key with its response; false when a live key is there already (an
+/// expired one is taken over in the same statement). On PostgreSQL a concurrent
+/// duplicate's insert waits for the first transaction, then finds its key.
+async fn keep<C: sea_orm::ConnectionTrait>(
+    kernel: &Kernel,
+    db: &C,
+    idem: &IdempotencyRequest,
+    status: StatusCode,
+    body: &Value,
+) -> AppResult<bool> {
+    use idempotency_key::Column as K;
+    let now = chrono::Utc::now();
+    let ttl = chrono::Duration::seconds(kernel.config.idempotency_ttl_secs as i64);
+    let row = idempotency_key::ActiveModel {
+        scope: Set(idem.scope.clone()),
+        idem_key: Set(idem.key.clone()),
+        request_hash: Set(idem.request_hash.clone()),
+        state: Set("completed".into()),
+        response_status: Set(Some(status.as_u16() as i32)),
+        response_body: Set(Some(body.to_string())),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        ..Default::default()
+    };
+    let on_taken = OnConflict::columns([K::Scope, K::IdemKey])
+        .update_columns([
+            K::RequestHash,
+            K::State,
+            K::ResponseStatus,
+            K::ResponseBody,
+            K::CreatedAt,
+            K::ExpiresAt,
+        ])
+        .action_and_where(Expr::col((idempotency_key::Entity, K::ExpiresAt)).lte(now))
+        .to_owned();
+    let written = idempotency_key::Entity::insert(row)
+        .on_conflict(on_taken)
+        .exec_without_returning(db)
+        .await?;
+    Ok(written == 1)
+}
+
+/// The key's live (unexpired) row.
+async fn live_key(
+    kernel: &Kernel,
+    idem: &IdempotencyRequest,
+) -> AppResult<Option<idempotency_key::Model>> {
+    Ok(idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::Scope.eq(&idem.scope))
+        .filter(idempotency_key::Column::IdemKey.eq(&idem.key))
+        .filter(idempotency_key::Column::ExpiresAt.gt(chrono::Utc::now()))
+        .one(&kernel.db)
+        .await?)
+}
+
+/// The answer to a request whose key another request holds: its stored response, or
+/// why not (another body, still in flight).
+async fn answer_of_taken(kernel: &Kernel, idem: &IdempotencyRequest) -> AppResult<HttpResponse> {
+    let existing = live_key(kernel, idem)
+        .await?
+        .ok_or_else(|| in_progress(&idem.key))?;
+    if existing.request_hash != idem.request_hash {
+        return Err(reused(&idem.key));
+    }
+    if existing.state == "in_progress" {
+        return Err(in_progress(&idem.key));
+    }
+    replay(&existing)
+}
+
+fn reused(key: &str) -> AppError {
+    Code::IdempotencyKeyReused
+        .err()
+        .with_details(json!({ "idempotency_key": key }))
 }
 
 /// A write whose effect happens outside the database (a payment provider, an SMS
@@ -234,10 +348,7 @@ where
         Err(err) => err,
     };
     if let Some(claim) = claim {
-        // A request that can succeed when retried (fixed body, a dependency back) frees
-        // its key; any other refusal is the key's answer from now on.
-        let retryable = matches!(err.status.as_u16(), 400 | 422) || err.status.is_server_error();
-        if retryable {
+        if retryable(&err) {
             idempotency_key::Entity::delete_by_id(claim.id)
                 .exec(db)
                 .await?;
@@ -285,9 +396,7 @@ async fn claim(kernel: &Kernel, idem: &IdempotencyRequest) -> AppResult<Claimed>
         return take_over(db, &existing, idem, now, ttl).await;
     }
     if existing.request_hash != idem.request_hash {
-        return Err(Code::IdempotencyKeyReused
-            .err()
-            .with_details(json!({ "idempotency_key": idem.key })));
+        return Err(reused(&idem.key));
     }
     if existing.state == "in_progress" {
         let stale = chrono::Duration::seconds(kernel.config.idempotency_stale_secs as i64);

@@ -120,8 +120,8 @@ async fn keep_or_take(
 }
 
 /// The kernel's own jobs: RBAC reload (`rbac_reload_secs`) and alert evaluation
-/// (`alert_eval_secs`) in every process (each judges its own traffic), the
-/// idempotency-key purge (hourly) by one leader.
+/// (`alert_eval_secs`) in every process (each judges its own traffic); by one leader,
+/// the idempotency-key purge (hourly) and the audit linker (every 250 ms).
 pub fn kernel_jobs(config: &crate::config::Config) -> Vec<Job> {
     vec![
         Job::new(
@@ -149,6 +149,17 @@ pub fn kernel_jobs(config: &crate::config::Config) -> Vec<Job> {
                     tracing::info!(deleted, "purged expired idempotency keys");
                 }
                 Ok(())
+            },
+        )
+        .one_leader(),
+        Job::new(
+            "audit_link",
+            crate::audit::chain::LINK_INTERVAL,
+            |k: Kernel| async move {
+                crate::audit::link_pending(&k.db)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             },
         )
         .one_leader(),

@@ -323,30 +323,38 @@ pub async fn consume_lots<C: ConnectionTrait>(
         return Ok(0);
     }
     let preferred = prefer_entry.unwrap_or(-1);
+    // A page at a time: a member who earns often holds thousands of small lots, and a
+    // spend needs the first few. Every lot of a page but the last one touched is
+    // emptied, so the next page (remaining > 0) starts where this one ended.
     let sql = "SELECT id, remaining_points FROM points_lots WHERE profile_id = $1 AND tenant_id = $3 AND remaining_points > 0 \
-               ORDER BY CASE WHEN entry_id = $2 THEN 0 ELSE 1 END, expires_at ASC NULLS LAST, id ASC";
-    let rows = db
-        .query_all(stmt(
-            db,
-            sql,
-            vec![profile_id.into(), preferred.into(), tenant.into()],
-        ))
-        .await?;
+               ORDER BY CASE WHEN entry_id = $2 THEN 0 ELSE 1 END, expires_at ASC NULLS LAST, id ASC LIMIT 16";
     let mut left = points;
-    for row in rows {
-        if left == 0 {
+    while left > 0 {
+        let rows = db
+            .query_all(stmt(
+                db,
+                sql,
+                vec![profile_id.into(), preferred.into(), tenant.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
             break;
         }
-        let id: i64 = row.try_get("", "id")?;
-        let remaining: i64 = row.try_get("", "remaining_points")?;
-        let take = remaining.min(left);
-        db.execute(stmt(
-            db,
-            "UPDATE points_lots SET remaining_points = remaining_points - $2 WHERE id = $1",
-            vec![id.into(), take.into()],
-        ))
-        .await?;
-        left -= take;
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let remaining: i64 = row.try_get("", "remaining_points")?;
+            let take = remaining.min(left);
+            db.execute(stmt(
+                db,
+                "UPDATE points_lots SET remaining_points = remaining_points - $2 WHERE id = $1",
+                vec![id.into(), take.into()],
+            ))
+            .await?;
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
     }
     Ok(points - left)
 }

@@ -36,8 +36,9 @@ pub struct AuditFilter {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditRecord {
     pub id: i64,
-    /// Position in the tenant's hash chain.
-    pub seq: i64,
+    /// Position in the tenant's hash chain; null until the record is linked into it
+    /// (within a second of its commit).
+    pub seq: Option<i64>,
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub action: String,
@@ -50,7 +51,8 @@ pub struct AuditRecord {
     #[schema(value_type = Object)]
     pub summary: serde_json::Value,
     pub created_at: DateTime<Utc>,
-    pub hash: String,
+    /// Null until the record is linked into the chain.
+    pub hash: Option<String>,
 }
 
 impl From<audit_log::Model> for AuditRecord {

@@ -2,12 +2,14 @@
 //! token (JWT) or an API token (`sko_…`) — and the permission check every route makes.
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use crate::auth::tokens::{sha256_hex, AccessError, API_TOKEN_PREFIX};
+use crate::auth::tokens::{
+    sha256_hex, AccessClaims, AccessError, VerifiedAccess, API_TOKEN_PREFIX,
+};
 use crate::context::Kernel;
 use crate::entities::{api_token, user};
 use crate::error::{AppError, AppResult, Code};
@@ -60,6 +62,12 @@ impl FromRequest for Principal {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Extracted once per request: a handler and the helpers it calls may each ask.
+        if let Some(principal) = req.extensions().get::<Principal>().cloned() {
+            return Box::pin(async move { Ok(principal) });
+        }
+        let verified = req.extensions().get::<VerifiedAccess>().cloned();
+        let request = req.clone();
         let kernel = req.app_data::<web::Data<Kernel>>().cloned();
         let header = req
             .headers()
@@ -78,16 +86,57 @@ impl FromRequest for Principal {
             let principal = if token.starts_with(API_TOKEN_PREFIX) {
                 from_api_token(&kernel, token).await?
             } else {
-                from_access_token(&kernel, token).await?
+                let verified = verified.filter(|v| v.token == token).map(|v| v.claims);
+                from_access_token(&kernel, token, verified).await?
             };
             tracing::Span::current().record("tenant", principal.tenant_id);
+            request.extensions_mut().insert(principal.clone());
             Ok(principal)
         })
     }
 }
 
-async fn from_access_token(kernel: &Kernel, token: &str) -> AppResult<Principal> {
-    let claims = kernel.tokens.verify(token).map_err(|e| match e {
+/// The caller of an access token; `verified`: its claims when the rate limiter has
+/// verified it already in this request.
+async fn from_access_token(
+    kernel: &Kernel,
+    token: &str,
+    verified: Option<AccessClaims>,
+) -> AppResult<Principal> {
+    let claims = match verified {
+        Some(claims) => claims,
+        None => verify_access(kernel, token)?,
+    };
+    let user_id: i64 = claims.sub.parse().map_err(|_| invalid("invalid_token"))?;
+    // Both revocation marks in one cache round trip.
+    let marks = kernel
+        .cache
+        .cache
+        .get_many(&[
+            &revoked_session_key(&claims.sid),
+            &revoked_user_key(user_id),
+        ])
+        .await?;
+    if marks.first().is_some_and(Option::is_some) {
+        return Err(invalid("session_revoked"));
+    }
+    if let Some(Some(at)) = marks.get(1) {
+        if at.parse::<i64>().is_ok_and(|at| claims.iat <= at) {
+            return Err(invalid("session_revoked"));
+        }
+    }
+    Ok(Principal {
+        user_id,
+        tenant_id: claims.tid,
+        username: claims.usr,
+        method: AuthMethod::Session {
+            session_id: claims.sid,
+        },
+    })
+}
+
+fn verify_access(kernel: &Kernel, token: &str) -> AppResult<AccessClaims> {
+    kernel.tokens.verify(token).map_err(|e| match e {
         AccessError::Expired { expired_at } => AppError::invalid_token(
             tr!(
                 "访问令牌已过期，请使用刷新令牌",
@@ -101,28 +150,6 @@ async fn from_access_token(kernel: &Kernel, token: &str) -> AppResult<Principal>
             }),
         ),
         AccessError::Invalid(_) => invalid("invalid_token"),
-    })?;
-    let user_id: i64 = claims.sub.parse().map_err(|_| invalid("invalid_token"))?;
-    let cache = &kernel.cache.cache;
-    if cache
-        .get(&revoked_session_key(&claims.sid))
-        .await?
-        .is_some()
-    {
-        return Err(invalid("session_revoked"));
-    }
-    if let Some(at) = cache.get(&revoked_user_key(user_id)).await? {
-        if at.parse::<i64>().is_ok_and(|at| claims.iat <= at) {
-            return Err(invalid("session_revoked"));
-        }
-    }
-    Ok(Principal {
-        user_id,
-        tenant_id: claims.tid,
-        username: claims.usr,
-        method: AuthMethod::Session {
-            session_id: claims.sid,
-        },
     })
 }
 

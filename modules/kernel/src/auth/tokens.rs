@@ -86,6 +86,14 @@ impl TokenKeys {
     }
 }
 
+/// An access token verified once per request: the rate limiter, which runs first,
+/// leaves it in the request's extensions for the principal extractor.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifiedAccess {
+    pub token: String,
+    pub claims: AccessClaims,
+}
+
 /// A new random secret token: 32 bytes, base64url.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

@@ -7,8 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub tenant_id: i64,
-    /// Position in the tenant chain, 1, 2, 3, … without gaps.
-    pub seq: i64,
+    /// Position in the tenant chain, 1, 2, 3, … without gaps; none until the linker
+    /// links the record (shortly after it commits).
+    pub seq: Option<i64>,
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub action: String,
@@ -19,8 +20,10 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub summary: Json,
     pub created_at: ChronoDateTimeUtc,
-    pub prev_hash: String,
-    pub hash: String,
+    /// The previous record's hash; none until linked.
+    pub prev_hash: Option<String>,
+    /// This record's hash; none until linked.
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,10 +15,10 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::{web, Error, HttpMessage};
 use serde_json::json;
 
-use crate::auth::tokens::{sha256_hex, API_TOKEN_PREFIX};
+use crate::auth::tokens::{sha256_hex, VerifiedAccess, API_TOKEN_PREFIX};
 use crate::auth::Principal;
 use crate::cache::Cache;
 use crate::config::Config;
@@ -169,11 +169,11 @@ fn subject(kernel: &Kernel, req: &ServiceRequest) -> (&'static str, String, u32)
             );
         }
         if let Ok(claims) = kernel.tokens.verify(token) {
-            return (
-                "user",
-                format!("user:{}:{}", claims.tid, claims.sub),
-                limiter.user,
-            );
+            let who = format!("user:{}:{}", claims.tid, claims.sub);
+            let token = token.to_string();
+            req.extensions_mut()
+                .insert(VerifiedAccess { token, claims });
+            return ("user", who, limiter.user);
         }
     }
     let ip = if kernel.config.trust_proxy_headers {

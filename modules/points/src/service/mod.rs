@@ -1,6 +1,7 @@
 //! The points module's behaviour, independent of HTTP. Every write runs inside the
-//! caller's transaction and writes its audit record there, last (the tenant's audit
-//! chain head is locked from then until commit, so it is held as briefly as possible).
+//! caller's transaction and writes its audit record there (inserted unlinked: the
+//! audit linker chains it after the commit, so writes of a tenant never queue on the
+//! chain).
 //!
 //! - [`domain`]: the values (entry types, categories, member ids, amounts, reasons);
 //!   [`validate`]: requests into those values;
@@ -33,7 +34,7 @@ pub struct Operator<'a> {
 }
 
 impl Operator<'_> {
-    /// Appends the change to the tenant's audit chain, in the caller's transaction.
+    /// Records the change in the audit log, in the caller's transaction.
     pub async fn audit<C: sea_orm::ConnectionTrait>(
         &self,
         db: &C,
