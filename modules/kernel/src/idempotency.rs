@@ -238,18 +238,9 @@ async fn keep<C: sea_orm::ConnectionTrait>(
 ) -> AppResult<bool> {
     use idempotency_key::Column as K;
     let now = chrono::Utc::now();
-    let ttl = chrono::Duration::seconds(kernel.config.idempotency_ttl_secs as i64);
-    let row = idempotency_key::ActiveModel {
-        scope: Set(idem.scope.clone()),
-        idem_key: Set(idem.key.clone()),
-        request_hash: Set(idem.request_hash.clone()),
-        state: Set("completed".into()),
-        response_status: Set(Some(status.as_u16() as i32)),
-        response_body: Set(Some(body.to_string())),
-        created_at: Set(now),
-        expires_at: Set(now + ttl),
-        ..Default::default()
-    };
+    let mut row = key_row(kernel, idem, "completed", now);
+    row.response_status = Set(Some(status.as_u16() as i32));
+    row.response_body = Set(Some(body.to_string()));
     let on_taken = OnConflict::columns([K::Scope, K::IdemKey])
         .update_columns([
             K::RequestHash,
@@ -266,6 +257,25 @@ async fn keep<C: sea_orm::ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
     Ok(written == 1)
+}
+
+/// A new row for the key in `state`, living for `idempotency_ttl_secs` from `now`.
+fn key_row(
+    kernel: &Kernel,
+    idem: &IdempotencyRequest,
+    state: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> idempotency_key::ActiveModel {
+    let ttl = chrono::Duration::seconds(kernel.config.idempotency_ttl_secs as i64);
+    idempotency_key::ActiveModel {
+        scope: Set(idem.scope.clone()),
+        idem_key: Set(idem.key.clone()),
+        request_hash: Set(idem.request_hash.clone()),
+        state: Set(state.to_string()),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        ..Default::default()
+    }
 }
 
 /// The key's live (unexpired) row.
@@ -369,15 +379,7 @@ async fn claim(kernel: &Kernel, idem: &IdempotencyRequest) -> AppResult<Claimed>
     let db = &kernel.db;
     let now = chrono::Utc::now();
     let ttl = chrono::Duration::seconds(kernel.config.idempotency_ttl_secs as i64);
-    let row = idempotency_key::ActiveModel {
-        scope: Set(idem.scope.clone()),
-        idem_key: Set(idem.key.clone()),
-        request_hash: Set(idem.request_hash.clone()),
-        state: Set("in_progress".into()),
-        created_at: Set(now),
-        expires_at: Set(now + ttl),
-        ..Default::default()
-    };
+    let row = key_row(kernel, idem, "in_progress", now);
     match row.insert(db).await {
         Ok(saved) => return Ok(Claimed::Fresh(Claim { id: saved.id })),
         Err(e) if is_unique_violation(&e) => {}

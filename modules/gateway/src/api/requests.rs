@@ -31,8 +31,8 @@ pub struct LoginView {
     pub solver: String,
 }
 
-/// The audit record of a login or call, in its own transaction (the chain's head is
-/// locked for the append).
+/// The audit record of a login or call: one insert, committed on its own (the
+/// linker chains it later).
 async fn audit_call(
     kernel: &Kernel,
     ctx: &RequestContext,
@@ -41,10 +41,7 @@ async fn audit_call(
     id: i64,
     summary: serde_json::Value,
 ) -> AppResult<()> {
-    let txn = sea_orm::TransactionTrait::begin(&kernel.db).await?;
-    super::record(&txn, ctx, principal, action, id, summary).await?;
-    txn.commit().await?;
-    Ok(())
+    super::record(&kernel.db, ctx, principal, action, id, summary).await
 }
 
 /// Log in afresh, replacing the platform's session (permission `gateway:call`;
