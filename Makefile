@@ -52,6 +52,17 @@ test-models: models ## built-in models vs their Python packages: encoder same to
 	SHOPOPS_TEST_CAPTCHA_REFERENCE=$(abspath $(MODELS_TEST_DIR)/captcha_reference.json) \
 		$(CARGO) test -p shopops --test e2e -- gateway::logs_in_with_the_local_model --nocapture
 
+# The desktop agent (docs/desktop-agent.md): its OCR on chat panels drawn with Debian's
+# fonts-wqy-zenhei (>= 98 % of characters), its loop against the server, and the desktop
+# build on an X display (xvfb-run; a Tk chat window from python3-tk) typing a reply.
+.PHONY: test-agent
+test-agent: models ## the desktop agent: OCR, its loop against the server, and the desktop build typing into a chat window under Xvfb (needs fonts-wqy-zenhei, xvfb, python3-tk)
+	$(CARGO) build -p shopops-agent --features desktop
+	SHOPOPS_TEST_OCR_MODELS=$(abspath $(MODELS_DIR)/pp-ocr) \
+		$(CARGO) test -p shopops-agent --features desktop -- --include-ignored
+	SHOPOPS_TEST_OCR_MODELS=$(abspath $(MODELS_DIR)/pp-ocr) xvfb-run -a -s "-screen 0 1280x800x24" \
+		$(CARGO) test -p shopops --test e2e -- --ignored agent:: agent_desktop::
+
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
@@ -59,6 +70,7 @@ test-tools:
 lint: ## formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p shopops-agent --all-targets --features desktop -- -D warnings
 
 fmt: ## format the code
 	$(CARGO) fmt --all

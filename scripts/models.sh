@@ -13,10 +13,14 @@
 #   DEST/ddddocr/charset.json  its 8210 classes, index 0 the CTC blank: the list
 #                              literal in the wheel's charset_manager.py, read with
 #                              Python's ast (the package's code is not run)
+# The desktop agent's OCR, PP-OCRv4 from rapidocr_onnxruntime 1.4.4 (Apache-2.0):
+#   DEST/pp-ocr/ch_PP-OCRv4_det_infer.onnx  text detection (4.7 MB)
+#   DEST/pp-ocr/ch_PP-OCRv4_rec_infer.onnx  text recognition, its characters in the
+#                                           file's metadata (10.9 MB)
 #
 # Usage: scripts/models.sh [DEST]    DEST defaults to ./data/models (config
-# cs.models_dir, gateway.models_dir). Does nothing for a model whose files are already
-# there and intact.
+# cs.models_dir, gateway.models_dir, the agent's models_dir). Does nothing for a model
+# whose files are already there and intact.
 # PYTHON (default python3) must have pip.
 set -euo pipefail
 
@@ -101,3 +105,9 @@ model ddddocr ddddocr 1.6.1 \
     c7c70f4ae2d0335440ae8b272eea48c9f6888ecef46785fe2311f0c97a133935 \
     "ddddocr/common.onnx common.onnx 33b5cd351ee94e73a6bf8fa18c415ed8b819b3ffd342e267c30d8ad8334e34e8" \
     "ddddocr/models/charset_manager.py charset.json 678a1d018a4f8c81697ef177a1c010fac7c03f443b316eca5e7a7e9b8299e0c7 _get_beta_charset"
+
+model pp-ocr rapidocr_onnxruntime 1.4.4 \
+    rapidocr_onnxruntime-1.4.4-py3-none-any.whl \
+    971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf \
+    "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx ch_PP-OCRv4_det_infer.onnx d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9" \
+    "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx ch_PP-OCRv4_rec_infer.onnx 48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"

@@ -8,6 +8,8 @@
 mod spec;
 mod support;
 
+mod agent;
+mod agent_desktop;
 mod alerts;
 mod audit;
 mod auth;

@@ -1,0 +1,2 @@
+//! What the agent's tests share.
+pub mod panel;
