@@ -75,7 +75,7 @@ lint: ## formatting and clippy, warnings are errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import, search, buyer messages and the platform gateway (docs/performance.md)
+bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs its Python SDK, provider signing, KB retrieval, import, search, buyer messages, the platform gateway and the desktop agent's OCR (docs/performance.md)
 	$(CARGO) build --release --bin shopops
 	scripts/bench-startup.sh
 	$(CARGO) bench -p shopops --bench points_load
@@ -87,6 +87,9 @@ bench: ## release: start-up, idle memory, points vs pgbench, Kuaishou client vs 
 	if [ -f $(MODELS_DIR)/use-multilingual-v3/weights.npz ]; then \
 	  $(CARGO) run --release -p shopops-customer-service --example encoder_bench -- $(MODELS_DIR)/use-multilingual-v3; \
 	else echo "encoder bench skipped: run make models"; fi
+	if [ -f $(MODELS_DIR)/pp-ocr/ch_PP-OCRv4_det_infer.onnx ]; then \
+	  $(CARGO) bench -p shopops-agent --bench ocr -- $(MODELS_DIR)/pp-ocr; \
+	else echo "desktop agent OCR bench skipped: run make models"; fi
 
 k8s-validate: ## render deploy/k8s (base + overlays) and validate against Kubernetes schemas
 	scripts/validate-k8s.sh

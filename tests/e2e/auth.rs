@@ -309,3 +309,39 @@ async fn weak_passwords_are_refused_naming_the_rule() {
         "the refused change changed nothing"
     );
 }
+
+/// `access_token_verifications_total{outcome="valid"}` as the server reports it.
+async fn valid_verifications(server: &Server) -> u64 {
+    let text = server.metrics().await;
+    text.lines()
+        .find(|l| l.starts_with("access_token_verifications_total{outcome=\"valid\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_access_token_is_verified_once_per_request() {
+    let store = Store::new().await;
+    // With the rate limiter (which verifies first and hands the claims on) and
+    // without it (the principal extractor verifies).
+    for limits in ["true", "false"] {
+        let server = Server::start_with(&store, &[("SHOPOPS_RATE_LIMIT_ENABLED", limits)]).await;
+        let root = server.root_token().await;
+        let before = valid_verifications(&server).await;
+        for path in [
+            "/api/v1/me",
+            "/api/v1/tenants",
+            "/api/v1/users",
+            "/api/v1/me",
+            "/api/v1/tenants",
+        ] {
+            let r = server.get(path, &root).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+        }
+        assert_eq!(
+            valid_verifications(&server).await - before,
+            5,
+            "rate limits {limits}"
+        );
+    }
+}

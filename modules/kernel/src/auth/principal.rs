@@ -136,7 +136,7 @@ async fn from_access_token(
 }
 
 fn verify_access(kernel: &Kernel, token: &str) -> AppResult<AccessClaims> {
-    kernel.tokens.verify(token).map_err(|e| match e {
+    kernel.verify_access(token).map_err(|e| match e {
         AccessError::Expired { expired_at } => AppError::invalid_token(
             tr!(
                 "访问令牌已过期，请使用刷新令牌",

@@ -168,7 +168,7 @@ fn subject(kernel: &Kernel, req: &ServiceRequest) -> (&'static str, String, u32)
                 limiter.user,
             );
         }
-        if let Ok(claims) = kernel.tokens.verify(token) {
+        if let Ok(claims) = kernel.verify_access(token) {
             let who = format!("user:{}:{}", claims.tid, claims.sub);
             let token = token.to_string();
             req.extensions_mut()
