@@ -63,6 +63,13 @@ test-agent: models ## the desktop agent: OCR, its loop against the server, and t
 	SHOPOPS_TEST_OCR_MODELS=$(abspath $(MODELS_DIR)/pp-ocr) xvfb-run -a -s "-screen 0 1280x800x24" \
 		$(CARGO) test -p shopops --test e2e -- --ignored agent:: agent_desktop::
 
+# The desktop agent's Windows desktop cannot run here; it is type-checked and linted for
+# Windows (rustup target x86_64-pc-windows-gnu, Debian's gcc-mingw-w64-x86-64 for the C
+# in ring's build).
+.PHONY: check-windows
+check-windows: ## lint the desktop agent's Windows build (needs the x86_64-pc-windows-gnu target and gcc-mingw-w64-x86-64)
+	$(CARGO) clippy -p shopops-agent --features desktop --target x86_64-pc-windows-gnu -- -D warnings
+
 # The alerting tests deliver real e-mail to a local SMTP server (aiosmtpd, from PyPI).
 test-tools:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd

@@ -385,7 +385,13 @@ impl Drop for Server {
 
 pub fn http_client() -> reqwest::Client {
     shopops_kernel::outside::install_crypto_provider();
-    reqwest::Client::new()
+    // The server closes a connection idle for 5 s (actix's keep-alive); a pooled
+    // connection reused just as it closes fails the request with IncompleteMessage.
+    // Dropping idle connections sooner on this side removes that race.
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .expect("HTTP client")
 }
 
 pub struct Reply {

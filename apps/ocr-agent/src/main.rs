@@ -175,11 +175,11 @@ async fn check(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// What the agent says where the desktop feature is missing.
-#[cfg(not(all(feature = "desktop", target_os = "linux")))]
+#[cfg(not(feature = "desktop"))]
 const NO_DESKTOP: &str =
-    "this build has no screen access: build shopops-agent with `--features desktop` (Linux/X11)";
+    "this build has no screen access: build shopops-agent with `--features desktop` (Linux X11 or Windows)";
 
-#[cfg(all(feature = "desktop", target_os = "linux"))]
+#[cfg(feature = "desktop")]
 fn windows_check(titles: &[String]) -> anyhow::Result<String> {
     use shopops_agent::desktop::{Desktop, PlatformDesktop};
     let mut desktop = PlatformDesktop::connect()?;
@@ -191,12 +191,12 @@ fn windows_check(titles: &[String]) -> anyhow::Result<String> {
     Ok(format!("{} window(s) found", titles.len()))
 }
 
-#[cfg(not(all(feature = "desktop", target_os = "linux")))]
+#[cfg(not(feature = "desktop"))]
 fn windows_check(_: &[String]) -> anyhow::Result<String> {
     anyhow::bail!(NO_DESKTOP)
 }
 
-#[cfg(all(feature = "desktop", target_os = "linux"))]
+#[cfg(feature = "desktop")]
 async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
 
@@ -215,26 +215,39 @@ async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(not(all(feature = "desktop", target_os = "linux")))]
+#[cfg(not(feature = "desktop"))]
 async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     AgentConfig::load(path)?;
     anyhow::bail!(NO_DESKTOP)
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
-#[cfg(all(feature = "desktop", target_os = "linux"))]
+#[cfg(feature = "desktop")]
 async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 /// Logs to stderr and to `data_dir/logs/shopops-agent.YYYY-MM-DD.log`, a file a day,
 /// the last 14 kept. Buyers' text is logged at `debug` only.
-#[cfg(all(feature = "desktop", target_os = "linux"))]
+#[cfg(feature = "desktop")]
 fn logging(config: &AgentConfig) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_appender::rolling::{Builder, Rotation};
     use tracing_subscriber::layer::SubscriberExt;

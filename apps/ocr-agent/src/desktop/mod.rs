@@ -3,6 +3,13 @@
 //! platform's implementation of [`Desktop`] is all that differs between Windows and
 //! Linux (docs/desktop-agent.md, "Platforms").
 
+#[cfg(all(feature = "desktop", not(any(target_os = "linux", windows))))]
+compile_error!("the desktop feature supports Linux (X11) and Windows");
+
+#[cfg(feature = "desktop")]
+mod typing;
+#[cfg(all(feature = "desktop", windows))]
+mod windows;
 #[cfg(all(feature = "desktop", target_os = "linux"))]
 mod x11;
 
@@ -10,6 +17,8 @@ use image::RgbImage;
 
 use crate::unread::Region;
 
+#[cfg(all(feature = "desktop", windows))]
+pub use windows::WindowsDesktop as PlatformDesktop;
 #[cfg(all(feature = "desktop", target_os = "linux"))]
 pub use x11::X11Desktop as PlatformDesktop;
 

@@ -1,12 +1,11 @@
 //! The Linux desktop (X11): the screen and windows through the X protocol in pure Rust
-//! (x11rb), the reply by the clipboard (arboard) and simulated key presses (enigo, over
+//! (x11rb), the reply typed as on every platform ([`Typing`]: arboard, and enigo over
 //! XTEST). Capture reads the root window's pixels directly rather than through a
 //! screen-capture crate: those pull PipeWire, Wayland and GBM system libraries for what
 //! one `GetImage` request does on X11.
 
 use std::time::{Duration, Instant};
 
-use enigo::{Direction, Enigo, Key, Keyboard, Settings};
 use image::RgbImage;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
@@ -15,20 +14,24 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
+use super::typing::Typing;
 use super::{Desktop, DesktopError};
 use crate::unread::Region;
 
-/// How long the window may take to come to the front, and the paste to land.
+/// How long the window may take to come to the front.
 const FOCUS_WAIT: Duration = Duration::from_millis(1500);
-const PASTE_WAIT: Duration = Duration::from_millis(150);
 
 pub struct X11Desktop {
+    display: Display,
+    typing: Typing,
+}
+
+/// The X server's side: the screen and its windows.
+struct Display {
     conn: RustConnection,
     root: Window,
     size: (u32, u32),
     atoms: Atoms,
-    clipboard: arboard::Clipboard,
-    keys: Enigo,
 }
 
 struct Atoms {
@@ -64,20 +67,19 @@ impl X11Desktop {
             wm_name: atom(b"_NET_WM_NAME")?,
             utf8_string: atom(b"UTF8_STRING")?,
         };
-        let clipboard = arboard::Clipboard::new()
-            .map_err(|e| anyhow::anyhow!("cannot use the clipboard: {e}"))?;
-        let keys = Enigo::new(&Settings::default())
-            .map_err(|e| anyhow::anyhow!("cannot simulate key presses (XTEST): {e}"))?;
         Ok(Self {
-            conn,
-            root,
-            size,
-            atoms,
-            clipboard,
-            keys,
+            display: Display {
+                conn,
+                root,
+                size,
+                atoms,
+            },
+            typing: Typing::new()?,
         })
     }
+}
 
+impl Display {
     fn title(&self, window: Window) -> Option<String> {
         let utf8 = self
             .conn
@@ -220,15 +222,16 @@ impl X11Desktop {
 
 impl Desktop for X11Desktop {
     fn capture(&mut self, region: Region) -> Result<RgbImage, DesktopError> {
+        let display = &self.display;
         let r = region
-            .clip(self.size.0, self.size.1)
+            .clip(display.size.0, display.size.1)
             .ok_or_else(|| failed(format!("the region {region} is off the screen")))?;
         let (x, y) = (r.x as i16, r.y as i16);
-        let image = self
+        let image = display
             .conn
             .get_image(
                 ImageFormat::Z_PIXMAP,
-                self.root,
+                display.root,
                 x,
                 y,
                 r.width as u16,
@@ -238,7 +241,7 @@ impl Desktop for X11Desktop {
             .map_err(failed)?
             .reply()
             .map_err(failed)?;
-        let setup = self.conn.setup();
+        let setup = display.conn.setup();
         let bits = setup
             .pixmap_formats
             .iter()
@@ -266,40 +269,16 @@ impl Desktop for X11Desktop {
     }
 
     fn window_exists(&mut self, title: &str) -> Result<bool, DesktopError> {
-        Ok(self.find(title).is_some())
+        Ok(self.display.find(title).is_some())
     }
 
     fn type_reply(&mut self, title: &str, text: &str) -> Result<(), DesktopError> {
-        let window = self
+        let display = &self.display;
+        let window = display
             .find(title)
             .ok_or_else(|| DesktopError::WindowNotFound(title.into()))?;
-        self.bring_to_front(window, title)?;
-        // The seller's own clipboard is put back afterwards.
-        let saved = self.clipboard.get_text().ok();
-        self.clipboard.set_text(text).map_err(failed)?;
-        if !self.focused(window, title) {
-            return Err(DesktopError::FocusRefused(title.into()));
-        }
-        let keys = &mut self.keys;
-        let paste = [
-            (Key::Control, Direction::Press),
-            (Key::Unicode('v'), Direction::Click),
-            (Key::Control, Direction::Release),
-        ];
-        for (key, direction) in paste {
-            keys.key(key, direction).map_err(failed)?;
-        }
-        std::thread::sleep(PASTE_WAIT);
-        if !self.focused(window, title) {
-            return Err(DesktopError::FocusLost(title.into()));
-        }
-        self.keys
-            .key(Key::Return, Direction::Click)
-            .map_err(failed)?;
-        std::thread::sleep(PASTE_WAIT);
-        if let Some(saved) = saved {
-            let _ = self.clipboard.set_text(saved);
-        }
-        Ok(())
+        display.bring_to_front(window, title)?;
+        self.typing
+            .paste_and_send(title, text, || display.focused(window, title))
     }
 }
