@@ -73,9 +73,25 @@ impl Desktop for StandInDesktop {
 }
 
 impl Window {
-    fn show(&self, bubbles: &[panel::Bubble]) {
-        let font = panel::font();
-        *self.screen.lock().unwrap() = Some(panel::render(&font, bubbles, PANEL.0, PANEL.1, true));
+    fn titled(title: &str) -> Arc<Window> {
+        let window = Arc::new(Window::default());
+        window.retitle(title);
+        window
+    }
+    fn retitle(&self, title: &str) {
+        *self.title.lock().unwrap() = title.into();
+    }
+    /// The panel with one message of the buyer (header `tb_buyer88 {time}`), and the
+    /// unread badge.
+    fn show_question(&self, time: &str, question: &str) {
+        let header = format!("{BUYER} {time}");
+        let bubble = panel::Bubble {
+            buyer: true,
+            header: &header,
+            text: question,
+        };
+        let panel = panel::render(&panel::font(), &[bubble], PANEL.0, PANEL.1, true);
+        *self.screen.lock().unwrap() = Some(panel);
     }
     fn typed(&self) -> Vec<String> {
         self.typed.lock().unwrap().clone()
@@ -158,13 +174,8 @@ pub const BUYER: &str = "tb_buyer88";
 async fn a_buyer_question_on_screen_is_answered_from_the_kb_once() {
     let s = setup().await;
     let data = tempfile::tempdir().unwrap();
-    let window = Arc::new(Window::default());
-    *window.title.lock().unwrap() = TITLE.into();
-    window.show(&[panel::Bubble {
-        buyer: true,
-        header: "tb_buyer88 10:21:33",
-        text: "什么时候发货？",
-    }]);
+    let window = Window::titled(TITLE);
+    window.show_question("10:21:33", "什么时候发货？");
     let mut agent = start_agent(&s.server.base, &s, &window, &data);
 
     let first = agent.turn().await.unwrap();
@@ -222,18 +233,13 @@ async fn a_buyer_question_on_screen_is_answered_from_the_kb_once() {
 async fn a_message_read_while_the_server_is_down_arrives_when_it_is_back() {
     let mut s = setup().await;
     let data = tempfile::tempdir().unwrap();
-    let window = Arc::new(Window::default());
-    *window.title.lock().unwrap() = TITLE.into();
+    let window = Window::titled(TITLE);
     let base = s.server.base.clone();
     let mut agent = start_agent(&base, &s, &window, &data);
     agent.turn().await.unwrap(); // the shop's settings, while the server is up
 
     s.server.kill();
-    window.show(&[panel::Bubble {
-        buyer: true,
-        header: "tb_buyer88 11:02:10",
-        text: "可以开发票吗",
-    }]);
+    window.show_question("11:02:10", "可以开发票吗");
     let turn = agent.turn().await.unwrap();
     assert_eq!((turn.queued, turn.posted), (1, 0), "{turn:?}");
     assert_eq!(agent.queued(), 1);
@@ -265,13 +271,8 @@ async fn a_message_read_while_the_server_is_down_arrives_when_it_is_back() {
 async fn with_the_chat_window_closed_the_reply_is_acknowledged_failed_and_nothing_typed() {
     let s = setup().await;
     let data = tempfile::tempdir().unwrap();
-    let window = Arc::new(Window::default());
-    *window.title.lock().unwrap() = "记事本".into();
-    window.show(&[panel::Bubble {
-        buyer: true,
-        header: "tb_buyer88 12:00:00",
-        text: "支持七天无理由退货吗",
-    }]);
+    let window = Window::titled("记事本");
+    window.show_question("12:00:00", "支持七天无理由退货吗");
     let mut agent = start_agent(&s.server.base, &s, &window, &data);
     let failed = eventually("the failure acknowledged", async || {
         agent.turn().await.unwrap();
@@ -290,7 +291,7 @@ async fn with_the_chat_window_closed_the_reply_is_acknowledged_failed_and_nothin
     assert!(window.typed().is_empty());
 
     // The window is back: the reply, offered again, is typed once.
-    *window.title.lock().unwrap() = TITLE.into();
+    window.retitle(TITLE);
     eventually("the reply typed", async || {
         agent.turn().await.unwrap();
         (!window.typed().is_empty()).then_some(())
