@@ -39,6 +39,12 @@ pub enum DesktopError {
 }
 
 impl DesktopError {
+    /// Any other failure of the platform's calls, by its message.
+    #[cfg(feature = "desktop")]
+    fn failed(error: impl std::fmt::Display) -> Self {
+        Self::Failed(error.to_string())
+    }
+
     /// True when nothing reached the chat, so typing the reply again is safe.
     pub fn nothing_typed(&self) -> bool {
         matches!(self, Self::WindowNotFound(_) | Self::FocusRefused(_))

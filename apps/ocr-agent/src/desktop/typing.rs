@@ -17,10 +17,6 @@ pub struct Typing {
     keys: Enigo,
 }
 
-fn failed(error: impl std::fmt::Display) -> DesktopError {
-    DesktopError::Failed(error.to_string())
-}
-
 impl Typing {
     pub fn new() -> anyhow::Result<Self> {
         let clipboard = arboard::Clipboard::new()
@@ -32,7 +28,9 @@ impl Typing {
 
     /// One key press and release.
     pub fn tap(&mut self, key: Key) -> Result<(), DesktopError> {
-        self.keys.key(key, Direction::Click).map_err(failed)
+        self.keys
+            .key(key, Direction::Click)
+            .map_err(DesktopError::failed)
     }
 
     /// Pastes `text` into the focused window of `title` and presses Enter; the seller's
@@ -44,7 +42,9 @@ impl Typing {
         focused: impl Fn() -> bool,
     ) -> Result<(), DesktopError> {
         let saved = self.clipboard.get_text().ok();
-        self.clipboard.set_text(text).map_err(failed)?;
+        self.clipboard
+            .set_text(text)
+            .map_err(DesktopError::failed)?;
         if !focused() {
             return Err(DesktopError::FocusRefused(title.into()));
         }
@@ -54,7 +54,9 @@ impl Typing {
             (Key::Control, Direction::Release),
         ];
         for (key, direction) in paste {
-            self.keys.key(key, direction).map_err(failed)?;
+            self.keys
+                .key(key, direction)
+                .map_err(DesktopError::failed)?;
         }
         std::thread::sleep(SETTLE);
         if !focused() {

@@ -22,10 +22,6 @@ pub struct WindowsDesktop {
     typing: Typing,
 }
 
-fn failed(error: impl std::fmt::Display) -> DesktopError {
-    DesktopError::Failed(error.to_string())
-}
-
 /// The first visible top-level window whose title contains `title`.
 fn find(title: &str) -> Option<w::HWND> {
     let mut found = None;
@@ -59,11 +55,14 @@ impl Desktop for WindowsDesktop {
     /// The region on the monitor holding its top-left corner, clipped to that monitor.
     fn capture(&mut self, region: Region) -> Result<RgbImage, DesktopError> {
         let (x, y) = (region.x as i32, region.y as i32);
-        let monitor = Monitor::from_point(x, y).map_err(failed)?;
-        let (left, top) = (monitor.x().map_err(failed)?, monitor.y().map_err(failed)?);
+        let monitor = Monitor::from_point(x, y).map_err(DesktopError::failed)?;
+        let (left, top) = (
+            monitor.x().map_err(DesktopError::failed)?,
+            monitor.y().map_err(DesktopError::failed)?,
+        );
         let (width, height) = (
-            monitor.width().map_err(failed)?,
-            monitor.height().map_err(failed)?,
+            monitor.width().map_err(DesktopError::failed)?,
+            monitor.height().map_err(DesktopError::failed)?,
         );
         let local = Region {
             x: (x - left) as u32,
@@ -71,10 +70,10 @@ impl Desktop for WindowsDesktop {
             ..region
         }
         .clip(width, height)
-        .ok_or_else(|| failed(format!("the region {region} is off the screen")))?;
+        .ok_or_else(|| DesktopError::failed(format!("the region {region} is off the screen")))?;
         let pixels = monitor
             .capture_region(local.x, local.y, local.width, local.height)
-            .map_err(failed)?;
+            .map_err(DesktopError::failed)?;
         Ok(image::DynamicImage::ImageRgba8(pixels).into_rgb8())
     }
 

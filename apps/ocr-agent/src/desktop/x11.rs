@@ -41,10 +41,6 @@ struct Atoms {
     utf8_string: Atom,
 }
 
-fn failed(error: impl std::fmt::Display) -> DesktopError {
-    DesktopError::Failed(error.to_string())
-}
-
 impl X11Desktop {
     /// Connects to the display in `DISPLAY`.
     pub fn connect() -> anyhow::Result<Self> {
@@ -202,13 +198,15 @@ impl Display {
         let mask = EventMask::SUBSTRUCTURE_REDIRECT | EventMask::SUBSTRUCTURE_NOTIFY;
         self.conn
             .send_event(false, self.root, mask, activate)
-            .map_err(failed)?;
+            .map_err(DesktopError::failed)?;
         let top = ConfigureWindowAux::new().stack_mode(StackMode::ABOVE);
-        self.conn.configure_window(window, &top).map_err(failed)?;
+        self.conn
+            .configure_window(window, &top)
+            .map_err(DesktopError::failed)?;
         self.conn
             .set_input_focus(InputFocus::PARENT, window, x11rb::CURRENT_TIME)
-            .map_err(failed)?;
-        self.conn.flush().map_err(failed)?;
+            .map_err(DesktopError::failed)?;
+        self.conn.flush().map_err(DesktopError::failed)?;
         let deadline = Instant::now() + FOCUS_WAIT;
         while Instant::now() < deadline {
             if self.focused(window, title) {
@@ -223,9 +221,9 @@ impl Display {
 impl Desktop for X11Desktop {
     fn capture(&mut self, region: Region) -> Result<RgbImage, DesktopError> {
         let display = &self.display;
-        let r = region
-            .clip(display.size.0, display.size.1)
-            .ok_or_else(|| failed(format!("the region {region} is off the screen")))?;
+        let r = region.clip(display.size.0, display.size.1).ok_or_else(|| {
+            DesktopError::failed(format!("the region {region} is off the screen"))
+        })?;
         let (x, y) = (r.x as i16, r.y as i16);
         let image = display
             .conn
@@ -238,9 +236,9 @@ impl Desktop for X11Desktop {
                 r.height as u16,
                 !0,
             )
-            .map_err(failed)?
+            .map_err(DesktopError::failed)?
             .reply()
-            .map_err(failed)?;
+            .map_err(DesktopError::failed)?;
         let setup = display.conn.setup();
         let bits = setup
             .pixmap_formats
@@ -248,7 +246,7 @@ impl Desktop for X11Desktop {
             .find(|f| f.depth == image.depth)
             .map(|f| f.bits_per_pixel);
         if bits != Some(32) || !(24..=32).contains(&image.depth) {
-            return Err(failed(format!(
+            return Err(DesktopError::failed(format!(
                 "screen depth {} ({bits:?} bits per pixel) is not supported: use 24-bit colour",
                 image.depth
             )));
@@ -265,7 +263,8 @@ impl Desktop for X11Desktop {
                 }
             })
             .collect();
-        RgbImage::from_raw(r.width, r.height, pixels).ok_or_else(|| failed("short screen image"))
+        RgbImage::from_raw(r.width, r.height, pixels)
+            .ok_or_else(|| DesktopError::failed("short screen image"))
     }
 
     fn window_exists(&mut self, title: &str) -> Result<bool, DesktopError> {
