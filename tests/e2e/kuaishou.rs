@@ -662,7 +662,7 @@ async fn order_sync_is_incremental_idempotent_and_survives_a_503_burst() {
 
 #[tokio::test]
 async fn an_unreachable_platform_is_reported_without_failing_readiness() {
-    let closed = crate::support::free_port();
+    let (_held, closed) = crate::support::refused_port();
     let store = Store::new().await;
     let server = Server::start_with(
         &store,

@@ -25,6 +25,19 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A port that refuses every connection for as long as the returned socket lives: it is
+/// bound but never listens. A port merely closed again (`free_port`) is not safe for
+/// this: a concurrent test may bind it, or the kernel may pick it as the source port of
+/// the very connection aimed at it, which then connects to itself.
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let port = socket.local_addr().expect("bound address").port();
+    (socket, port)
+}
+
 /// Where a test server keeps its data: a temp dir (SQLite) or a fresh PostgreSQL database.
 pub struct Store {
     pub dir: tempfile::TempDir,

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Set,
-    Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, Set, Statement, TransactionTrait,
 };
 
 use crate::config::Config;
@@ -49,6 +49,24 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         }
     }
     Ok(db)
+}
+
+/// Begins a transaction that will write. Every writing transaction starts here.
+///
+/// On SQLite it takes the write lock before its first read, as `BEGIN IMMEDIATE` would
+/// (sea-orm only issues a plain `BEGIN`): a deferred transaction that reads and then
+/// writes after another process committed fails at once with `SQLITE_BUSY_SNAPSHOT`,
+/// which `busy_timeout` does not wait out, while a transaction that holds the lock from
+/// the start only ever waits for it. Two processes on one file (a replica and the
+/// `shopops` CLI, or two test replicas) therefore queue instead of failing. The no-op
+/// `UPDATE` is what takes the lock. PostgreSQL needs nothing: its writers lock rows.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE kernel_settings SET value = value WHERE 0")
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// `SELECT 1` with a deadline, for readiness.

@@ -25,7 +25,7 @@ use actix_web::HttpResponse;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, Set,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -183,7 +183,7 @@ pub async fn execute<F>(
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> AppResult<WriteOutcome>,
 {
-    let txn = kernel.db.begin().await?;
+    let txn = crate::db::begin_write(&kernel.db).await?;
     let err = match work(&txn).await {
         Ok(outcome) => {
             let Some(idem) = &idem else {
@@ -340,7 +340,7 @@ where
     };
     let err = match effect().await {
         Ok(value) => {
-            let txn = db.begin().await?;
+            let txn = crate::db::begin_write(db).await?;
             match record(&txn, value).await {
                 Ok(outcome) => {
                     if let Some(claim) = &claim {

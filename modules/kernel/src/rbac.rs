@@ -149,9 +149,9 @@ pub async fn sync_grants(
     grants: &[(&'static str, &'static str)],
 ) -> Result<bool, DbErr> {
     use sea_orm::sea_query::OnConflict;
-    use sea_orm::{QueryFilter, Set, TransactionTrait};
+    use sea_orm::{QueryFilter, Set};
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let held: BTreeSet<(String, String)> = role_permission::Entity::find()
         .all(&txn)
         .await?

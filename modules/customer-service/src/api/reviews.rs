@@ -2,7 +2,7 @@
 //! knowledge base), reject.
 
 use actix_web::{web, HttpResponse};
-use sea_orm::{QueryFilter, TransactionTrait};
+use sea_orm::QueryFilter;
 use serde::Deserialize;
 use shopops_kernel::auth::Principal;
 use shopops_kernel::error::ErrorEnvelope;
@@ -90,7 +90,7 @@ pub async fn claim(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let m = current(&kernel, &principal, id.into_inner()).await?;
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let claimed = review::claim(
         &txn,
         &ctx,
@@ -123,7 +123,7 @@ pub async fn approve(
     if approval.add_to_kb {
         principal.require(&kernel, &permissions::KB_WRITE)?;
     }
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let approved = review::approve(&txn, &ctx, &principal, &m, &approval).await?;
     txn.commit().await?;
     let outcome = if approved.edited == Some(true) {
@@ -153,7 +153,7 @@ pub async fn reject(
     body: web::Json<Rejection>,
 ) -> AppResult<HttpResponse> {
     let m = current(&kernel, &principal, id.into_inner()).await?;
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let rejected = review::reject(&txn, &ctx, &principal, &m, &body.into_inner()).await?;
     txn.commit().await?;
     state.metrics.reviews.with_label_values(&["rejected"]).inc();

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::TransactionTrait;
 use shopops_kernel::{AppError, Job, Kernel};
 
 use super::embedder::Embedder;
@@ -51,7 +50,9 @@ pub async fn embed_missing(kernel: &Kernel, embedder: &Embedder) -> anyhow::Resu
     let missing = store::entries_without_embeddings(&kernel.db, &encoder, PER_RUN).await?;
     for entry in &missing {
         let vectors = embedder.embed(entry_of(entry).texts).await?;
-        let txn = kernel.db.begin().await.map_err(AppError::from)?;
+        let txn = shopops_kernel::db::begin_write(&kernel.db)
+            .await
+            .map_err(AppError::from)?;
         store::save_embeddings(&txn, entry.tenant_id, entry.id, &encoder, &vectors).await?;
         store::touch(&txn, entry.tenant_id, entry.id).await?;
         txn.commit().await?;

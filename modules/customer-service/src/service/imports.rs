@@ -12,7 +12,6 @@ use sea_orm::entity::prelude::StringLen;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde_json::{json, Map, Value};
 use shopops_kernel::audit::Actor;
@@ -360,7 +359,7 @@ pub async fn run(
     let mut errors: Vec<Value> = serde_json::from_value(state.errors.clone()).unwrap_or_default();
     while (state.done as usize) < rows.len() {
         let batch = &rows[state.done as usize..rows.len().min(state.done as usize + BATCH)];
-        let txn = kernel.db.begin().await?;
+        let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
         let mut failed = 0;
         for row in batch {
             let refused = match &row.fields {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Select, Set, Statement, TransactionTrait,
+    QueryOrder, Select, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -112,7 +112,7 @@ pub async fn take(
     let key = content_key(&new.content);
     let customer = new.customer_id.trim().to_string();
     let received = new.received_at.unwrap_or_else(Utc::now);
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     // Two posts of one message at once must not both insert: serialise them on the
     // key (SQLite has one writer at a time anyway).
     // Two posts with one `Idempotency-Key` (and different texts) likewise, on the key.

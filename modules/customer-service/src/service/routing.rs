@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -137,7 +137,7 @@ pub async fn route(
         set.push((message::Column::Delivery, Expr::value(Delivery::Ready)));
         set.push((message::Column::ReadyAt, Expr::value(now)));
     }
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let step = Step {
         message: &message,
         from: MessageStatus::New,

@@ -146,7 +146,7 @@ pub async fn compute<C: ConnectionTrait + TransactionTrait>(
     shops.sort_unstable();
     shops.dedup();
     let day_text = day.format("%Y-%m-%d").to_string();
-    let txn = db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(db).await?;
     stat_daily::Entity::delete_many()
         .filter(stat_daily::Column::TenantId.eq(tenant))
         .filter(stat_daily::Column::Day.eq(day_text.clone()))

@@ -3,7 +3,6 @@
 //! acknowledged with no second effect; a forgery is refused as the provider expects.
 
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use shopops_kernel::audit::Actor;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{AppError, AppResult, Kernel};
@@ -87,7 +86,7 @@ async fn apply_event(
     provider: &str,
     event: PaymentEvent,
 ) -> AppResult<&'static str> {
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let payment = store::payment_for_notification(&txn, provider, &event.out_trade_no).await?;
     if !store::record_event(&txn, provider, &event, payment.as_ref()).await? {
         txn.rollback().await?;

@@ -3,7 +3,7 @@
 //! are in [`super::refunds`], the providers' notifications in [`super::callbacks`].
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shopops_kernel::audit::{self, Actor, Change};
@@ -447,7 +447,7 @@ pub async fn refresh(
     if !p.status.advances_to(state.status) {
         return Ok(p);
     }
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let saved = apply_state(
         &txn,
         ctx,
@@ -507,7 +507,7 @@ pub async fn close(
         })
         .await
         .map_err(|e| error::provider_error(&p.provider, e))?;
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let saved = apply_state(&txn, ctx, actor, &p, PaymentStatus::Closed, None).await?;
     txn.commit().await?;
     Ok(saved)

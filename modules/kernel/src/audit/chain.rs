@@ -57,9 +57,9 @@ pub async fn link_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Resu
 
 /// Links up to [`LINK_BATCH`] of the tenant's oldest unlinked records.
 async fn link_batch<C: TransactionTrait>(db: &C, tenant: i64) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Make sure the head row exists, then lock it (FOR UPDATE on PostgreSQL; SQLite
-    // has one writer at a time, taken by the insert).
+    // holds the write lock from `begin_write` on).
     audit_chain_head::Entity::insert(audit_chain_head::ActiveModel {
         tenant_id: Set(tenant),
         last_seq: Set(0),

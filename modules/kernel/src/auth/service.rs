@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -110,7 +108,7 @@ pub async fn login(
         return Err(Code::AccountDisabled.err());
     }
 
-    let txn = kernel.db.begin().await?;
+    let txn = crate::db::begin_write(&kernel.db).await?;
     let family = uuid::Uuid::new_v4().to_string();
     let refresh = issue_refresh(kernel, &txn, &account, &family).await?;
     audit::record(
@@ -204,7 +202,7 @@ pub async fn refresh(kernel: &Kernel, ctx: &RequestContext, token: &str) -> AppR
         .filter(|u| u.is_active)
         .ok_or_else(|| refresh_invalid("account_unavailable", false))?;
 
-    let txn = kernel.db.begin().await?;
+    let txn = crate::db::begin_write(&kernel.db).await?;
     // Conditional: of two concurrent refreshes with one token, exactly one wins.
     let rotated = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
@@ -229,7 +227,7 @@ async fn revoke_family(
     row: &refresh_token::Model,
     action: &str,
 ) -> AppResult<()> {
-    let txn = kernel.db.begin().await?;
+    let txn = crate::db::begin_write(&kernel.db).await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::FamilyId.eq(&row.family_id))

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -538,7 +538,7 @@ pub async fn create_superadmin(
         user_agent: None,
     };
     let roles = vec!["superadmin".to_string()];
-    let txn = kernel.db.begin().await?;
+    let txn = crate::db::begin_write(&kernel.db).await?;
     let created = insert_user(&txn, 0, username, password::hash(password_plain)?, &roles).await?;
     audit::record(
         &txn,

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -228,7 +228,7 @@ async fn save_authorised(
                 "the platform did not say which seller authorised"
             ))
         })?;
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     let saved = store::upsert_shop(
         &txn,
         tenant,

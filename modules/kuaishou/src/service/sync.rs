@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::TryStreamExt;
-use sea_orm::TransactionTrait;
 use serde::Serialize;
 use shopops_kernel::{AppResult, Job, Kernel};
 use utoipa::ToSchema;
@@ -116,7 +115,7 @@ async fn sync_windows(
         };
         let mut pages = std::pin::pin!(calls::pages(kernel, platform, shop, request));
         while let Some(page) = pages.try_next().await? {
-            let txn = kernel.db.begin().await?;
+            let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
             let mut written = 0;
             for info in &page.order_list {
                 if store::upsert_order(&txn, shop, info).await? {

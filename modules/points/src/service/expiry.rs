@@ -6,10 +6,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use shopops_kernel::audit::Actor;
 use shopops_kernel::http::RequestContext;
 use shopops_kernel::{AppError, AppResult, Job, Kernel};
@@ -89,7 +86,7 @@ async fn expire_one(kernel: &Kernel, lot: &lot::Model) -> AppResult<bool> {
         tenant_id: lot.tenant_id,
         idempotency_key: None,
     };
-    let txn = kernel.db.begin().await?;
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await?;
     match expire_lot(kernel, &txn, &op, lot).await {
         Ok(applied) => {
             txn.commit().await?;
