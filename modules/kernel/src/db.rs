@@ -134,3 +134,78 @@ pub async fn set_setting<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> 
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two connections to one SQLite file, as two processes on it have.
+    async fn two_connections(dir: &std::path::Path) -> (DatabaseConnection, DatabaseConnection) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("shared.db").display());
+        let mut connections = Vec::new();
+        for _ in 0..2 {
+            let mut options = ConnectOptions::new(url.clone());
+            options.max_connections(1).sqlx_logging(false);
+            let db = Database::connect(options).await.unwrap();
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000"] {
+                db.execute_unprepared(pragma).await.unwrap();
+            }
+            connections.push(db);
+        }
+        let second = connections.pop().unwrap();
+        (connections.pop().unwrap(), second)
+    }
+
+    async fn counter<C: ConnectionTrait>(db: &C) -> i64 {
+        db.query_one(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT value FROM kernel_settings WHERE key = 'n'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "value")
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_writer_that_reads_first_waits_for_another_process_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = two_connections(dir.path()).await;
+        first
+            .execute_unprepared(
+                "CREATE TABLE kernel_settings (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            )
+            .await
+            .unwrap();
+        first
+            .execute_unprepared("INSERT INTO kernel_settings VALUES ('n', 0)")
+            .await
+            .unwrap();
+
+        // The first process reads; the second writes meanwhile; the first writes what
+        // it read plus one. With a plain BEGIN the second commits in between and the
+        // first one's write fails with SQLITE_BUSY_SNAPSHOT.
+        let txn = begin_write(&first).await.unwrap();
+        let read = counter(&txn).await;
+        let other = tokio::spawn(async move {
+            second
+                .execute_unprepared("UPDATE kernel_settings SET value = value + 10 WHERE key = 'n'")
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        txn.execute_unprepared(&format!(
+            "UPDATE kernel_settings SET value = {} WHERE key = 'n'",
+            read + 1
+        ))
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        assert_eq!(
+            counter(&first).await,
+            11,
+            "both writes, one after the other"
+        );
+    }
+}
