@@ -11,6 +11,15 @@ use sea_orm::{
 use crate::config::Config;
 use crate::entities::kernel_setting;
 
+/// Every SQLite connection's settings: WAL (readers never block the writer), a busy
+/// timeout (a writer waits for the other's lock instead of failing), foreign keys on.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+];
+
 /// Connects to the configured database. SQLite gets WAL, a busy timeout and a single
 /// connection: SQLite allows one writer at a time, and one connection turns what
 /// would be `SQLITE_BUSY` failures under concurrency into an orderly queue.
@@ -38,12 +47,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     }
     let db = Database::connect(options).await?;
     if config.is_sqlite() {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA busy_timeout = 10000",
-            "PRAGMA foreign_keys = ON",
-        ] {
+        for pragma in SQLITE_PRAGMAS {
             db.execute(Statement::from_string(db.get_database_backend(), pragma))
                 .await?;
         }
@@ -61,6 +65,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 /// `shopops` CLI, or two test replicas) therefore queue instead of failing. The no-op
 /// `UPDATE` is what takes the lock. PostgreSQL needs nothing: its writers lock rows.
 pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, DbErr> {
+    #[allow(clippy::disallowed_methods)] // the one place a transaction begins
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Sqlite {
         txn.execute_unprepared("UPDATE kernel_settings SET value = value WHERE 0")
@@ -147,7 +152,7 @@ mod tests {
             let mut options = ConnectOptions::new(url.clone());
             options.max_connections(1).sqlx_logging(false);
             let db = Database::connect(options).await.unwrap();
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000"] {
+            for pragma in SQLITE_PRAGMAS {
                 db.execute_unprepared(pragma).await.unwrap();
             }
             connections.push(db);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use actix_web::middleware::from_fn;
 use actix_web::{test, web, App};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, EntityTrait, Set};
 use serde_json::{json, Value};
 use shopops_kernel::audit::Actor;
 use shopops_kernel::cli::{CliContext, UsageError};
@@ -541,7 +541,7 @@ async fn lots_expire_once_and_the_subcommands_use_the_existing_database() {
         reason: Reason::default(),
         expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
     };
-    let txn = kernel.db.begin().await.unwrap();
+    let txn = shopops_kernel::db::begin_write(&kernel.db).await.unwrap();
     ledger::earn(&kernel, &txn, &op, &earn).await.unwrap();
     txn.commit().await.unwrap();
     assert_eq!(expiry::expire_due(&kernel).await, Ok(1));

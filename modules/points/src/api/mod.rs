@@ -98,9 +98,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 )]
 pub struct ApiDoc;
 
-/// The start of every ledger write: the permission, the write's rate bucket, and the
-/// tenant's settings (bounds, overdraft policy).
-async fn begin_write(
+/// What every ledger write checks before its transaction: the permission, the write's
+/// rate bucket, and the tenant's settings (bounds, overdraft policy).
+async fn prepare_write(
     kernel: &Kernel,
     principal: &Principal,
     permission: &Permission,

@@ -14,7 +14,7 @@ use shopops_kernel::idempotency::{self, WriteOutcome};
 use shopops_kernel::{tr, AppError, AppResult, Kernel};
 use utoipa::ToSchema;
 
-use super::{begin_write, idempotency as idem, operator};
+use super::{idempotency as idem, operator, prepare_write};
 use crate::permissions;
 use crate::service::domain::Category;
 use crate::service::ledger::{self, Adjust, BatchMode, Earn, EntryResult, Movement};
@@ -182,7 +182,7 @@ pub async fn earn(
     req: HttpRequest,
     body: web::Json<EarnRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::EARN).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::EARN).await?;
     let body = body.into_inner();
     let mut check = Check::operation(settings.bounds());
     let parsed = earn_of(
@@ -221,7 +221,7 @@ pub async fn spend(
     req: HttpRequest,
     body: web::Json<SpendRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::SPEND).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::SPEND).await?;
     let body = body.into_inner();
     let mut check = Check::operation(settings.bounds());
     let parsed = movement_of(&mut check, &body);
@@ -254,7 +254,7 @@ pub async fn adjust(
     req: HttpRequest,
     body: web::Json<AdjustRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::ADJUST).await?;
     let body = body.into_inner();
     let mut check = Check::operation(settings.bounds());
     let member = check.member_id("member_id", &body.member_id);
@@ -290,7 +290,7 @@ async fn move_frozen(
     body: SpendRequest,
     hold: Hold,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::ADJUST).await?;
     let mut check = Check::operation(settings.bounds());
     let parsed = movement_of(&mut check, &body);
     let m = check.finish(parsed)?;
@@ -363,7 +363,7 @@ pub async fn reverse(
     id: web::Path<i64>,
     body: web::Json<ReverseRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::ADJUST).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::ADJUST).await?;
     let id = id.into_inner();
     let body = body.into_inner();
     let mut check = Check::operation(settings.bounds());
@@ -400,7 +400,7 @@ pub async fn batch_earn(
     lang: Lang,
     body: web::Json<BatchEarnRequest>,
 ) -> AppResult<HttpResponse> {
-    let settings = begin_write(&kernel, &principal, &permissions::EARN).await?;
+    let settings = prepare_write(&kernel, &principal, &permissions::EARN).await?;
     let body = body.into_inner();
     let earns = batch_of(&body, settings.bounds())?;
     let mode = if body.atomic {

@@ -213,6 +213,8 @@ pub async fn earn_batch<C: ConnectionTrait + TransactionTrait>(
 ) -> AppResult<Vec<AppResult<EntryResult>>> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
+        // A savepoint in the caller's transaction, which `db::begin_write` began.
+        #[allow(clippy::disallowed_methods)]
         let savepoint = db.begin().await?;
         match earn(kernel, &savepoint, op, item).await {
             Ok(entry) => {
