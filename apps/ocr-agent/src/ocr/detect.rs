@@ -45,14 +45,16 @@ pub struct Detector {
 
 impl Detector {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let detector = Self {
-            plans: Plans::load(path)?,
-        };
         // Fail at load, not at the first frame, when the file is no detection network.
-        detector
-            .plans
-            .get([1, 3, MIN_SIDE as usize, MIN_SIDE as usize])?;
-        Ok(detector)
+        // The plan is not kept: the regions read are seldom this size.
+        let model = tract_onnx::onnx()
+            .model_for_path(path)
+            .with_context(|| format!("loading {}", path.display()))?;
+        super::plan(model, [1, 3, MIN_SIDE as usize, MIN_SIDE as usize])
+            .with_context(|| format!("{}", path.display()))?;
+        Ok(Self {
+            plans: Plans::new(path),
+        })
     }
 
     /// The text boxes of `image`, top to bottom, and left to right within a row.

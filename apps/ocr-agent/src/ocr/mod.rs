@@ -14,7 +14,7 @@ mod recognize;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::Context;
 use image::imageops::{self, FilterType};
@@ -123,8 +123,12 @@ impl Ocr {
 /// A network with an optimised plan per input shape, made on first use. tract plans
 /// these networks only for known sizes (their reshapes and upsampled branches need
 /// them); the agent reads regions of a fixed size, so it needs few.
+///
+/// The network itself is not kept: each plan holds its own optimised copy of the
+/// weights, and the parsed network would be one more (22 MiB for recognition). A new
+/// shape reads the file again (about 0.2 s, once per region size and line width).
 struct Plans {
-    model: InferenceModel,
+    path: PathBuf,
     plans: Mutex<HashMap<[usize; 4], Arc<TypedSimplePlan>>>,
 }
 
@@ -132,38 +136,46 @@ struct Plans {
 const MAX_PLANS: usize = 8;
 
 impl Plans {
-    fn new(model: InferenceModel) -> Self {
+    fn new(path: &Path) -> Self {
         Self {
-            model,
+            path: path.to_owned(),
             plans: Mutex::new(HashMap::new()),
         }
     }
 
-    fn load(path: &Path) -> anyhow::Result<Self> {
-        let model = tract_onnx::onnx()
-            .model_for_path(path)
-            .with_context(|| format!("loading {}", path.display()))?;
-        Ok(Self::new(model))
-    }
-
     fn get(&self, shape: [usize; 4]) -> anyhow::Result<Arc<TypedSimplePlan>> {
-        let mut plans = self.plans.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(plan) = plans.get(&shape) {
+        if let Some(plan) = self.cached().get(&shape) {
             return Ok(plan.clone());
         }
-        let plan = self
-            .model
-            .clone()
-            .with_input_fact(0, f32::fact(shape).into())?
-            .into_optimized()
-            .with_context(|| format!("planning the network for {shape:?}"))?
-            .into_runnable()?;
+        // Planned outside the lock: it takes a while and two reads need not wait on it.
+        let model = tract_onnx::onnx()
+            .model_for_path(&self.path)
+            .with_context(|| format!("loading {}", self.path.display()))?;
+        let plan = plan(model, shape).with_context(|| format!("{}", self.path.display()))?;
+        self.keep(shape, plan.clone());
+        Ok(plan)
+    }
+
+    fn keep(&self, shape: [usize; 4], plan: Arc<TypedSimplePlan>) {
+        let mut plans = self.cached();
         if plans.len() >= MAX_PLANS {
             plans.clear();
         }
-        plans.insert(shape, plan.clone());
-        Ok(plan)
+        plans.insert(shape, plan);
     }
+
+    fn cached(&self) -> MutexGuard<'_, HashMap<[usize; 4], Arc<TypedSimplePlan>>> {
+        self.plans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `model` planned for an input of `shape`.
+fn plan(model: InferenceModel, shape: [usize; 4]) -> anyhow::Result<Arc<TypedSimplePlan>> {
+    model
+        .with_input_fact(0, f32::fact(shape).into())?
+        .into_optimized()
+        .with_context(|| format!("planning the network for {shape:?}"))?
+        .into_runnable()
 }
 
 /// Scales an image whose longer side is over `MAX_SIDE`, or whose shorter side is under

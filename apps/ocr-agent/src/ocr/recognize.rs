@@ -40,8 +40,11 @@ impl Recognizer {
         let mut classes = vec![String::new()];
         classes.extend(characters.value.lines().map(str::to_owned));
         classes.push(" ".into());
-        let plans = Plans::new(onnx.model_for_proto_model(&proto)?);
-        let plan = plans.get([1, 3, HEIGHT, MIN_WIDTH])?;
+        // The narrowest lines' plan, from the network already read, checks the classes.
+        let shape = [1, 3, HEIGHT, MIN_WIDTH];
+        let plan = super::plan(onnx.model_for_proto_model(&proto)?, shape)?;
+        let plans = Plans::new(path);
+        plans.keep(shape, plan.clone());
         let outputs = plan
             .model()
             .output_fact(0)?
@@ -93,9 +96,13 @@ impl Recognizer {
 
 /// The network's input width for a line scaled to `width`: at least `MIN_WIDTH`, then
 /// the next of a few sizes, each about 1.4 times the last (320, 480, 640, 960, …),
-/// the rest padded with zeros as the reference pads a batch. The network cannot be
-/// planned for a symbolic width (a reshape needs it), so each size is one plan: few
-/// sizes, few plans, at most half of a line's cost wasted on padding.
+/// the rest padded with zeros as the reference pads a batch. Each size is one plan
+/// (about 11 MiB of packed weights): tract 0.23 plans this network for a symbolic
+/// width only once the int32 casts of its reshapes' shapes are read as int64, and that
+/// plan runs 11 times slower (a 960 line: 1.4 s against 0.12 s; its depthwise
+/// convolutions and fused element-wise chains need the width). Few sizes, few plans,
+/// at most half of a line's cost wasted on padding; doubling sizes (fewer plans) was
+/// measured 5–20 % slower for no lower peak memory (docs/performance.md).
 fn input_width(width: usize) -> usize {
     let mut size = MIN_WIDTH;
     let mut step = 0;
