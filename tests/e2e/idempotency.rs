@@ -157,22 +157,13 @@ async fn a_secret_is_shown_once_and_never_kept_for_replays() {
         )
         .await;
     assert_eq!(tenant.status, 201, "{}", tenant.body);
-    let db = sea_orm::Database::connect(store.direct_url())
-        .await
-        .unwrap();
-    use sea_orm::{ConnectionTrait, Statement};
-    let rows = db
-        .query_all(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COALESCE(response_body, '') AS body FROM idempotency_keys",
-        ))
-        .await
-        .unwrap();
+    let rows = store
+        .rows("SELECT COALESCE(response_body, '') AS body FROM idempotency_keys")
+        .await;
     assert!(!rows.is_empty());
     for row in rows {
         let body: String = row.try_get("", "body").unwrap();
         assert!(!body.contains(&token), "{body}");
         assert!(!body.contains("Tenant-Admin-Pw-93"), "{body}");
     }
-    db.close().await.ok();
 }

@@ -18,9 +18,9 @@ use sha2::Sha256;
 
 use crate::support::{Server, Store};
 
-pub(crate) const APP_KEY: &str = "ks_app_e2e";
-pub(crate) const APP_SECRET: &str = "as_e2e_secret";
-pub(crate) const SIGN_SECRET: &str = "ss_e2e_sign";
+const APP_KEY: &str = "ks_app_e2e";
+const APP_SECRET: &str = "as_e2e_secret";
+const SIGN_SECRET: &str = "ss_e2e_sign";
 
 #[derive(Default)]
 pub(crate) struct Platform {
@@ -326,18 +326,10 @@ async fn authorise_a_shop_call_signed_and_refresh_once_under_concurrency() {
     callback("code-1", "forged")
         .await
         .assert_error(400, "INVALID_OAUTH_STATE");
-    let db = sea_orm::Database::connect(store.direct_url())
+    let row = store
+        .rows("SELECT access_token_enc, refresh_token_enc FROM kuaishou_shops")
         .await
-        .unwrap();
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT access_token_enc, refresh_token_enc FROM kuaishou_shops",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+        .remove(0);
     let (a, rt): (String, String) = (
         row.try_get("", "access_token_enc").unwrap(),
         row.try_get("", "refresh_token_enc").unwrap(),
@@ -346,7 +338,6 @@ async fn authorise_a_shop_call_signed_and_refresh_once_under_concurrency() {
         !a.contains("AT-1") && !rt.contains("RT-1"),
         "tokens stored in clear"
     );
-    db.close().await.ok();
 
     // A signed call the fake platform accepts (platform path, verified sign).
     let info = server

@@ -7,10 +7,8 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::kuaishou::{
-    authorise, fake, order, platform_env, start, Platform, Shared, APP_KEY, APP_SECRET, SIGN_SECRET,
-};
-use crate::support::{Server, Store};
+use crate::kuaishou::{authorise, fake, order, platform_env, start, Platform, Shared};
+use crate::support::Store;
 
 #[tokio::test]
 async fn order_sync_is_incremental_idempotent_and_survives_a_503_burst() {
@@ -25,35 +23,11 @@ async fn order_sync_is_incremental_idempotent_and_survives_a_503_burst() {
     }));
     let base = fake(state.clone()).await;
     let store = Store::new().await;
-    let env = [
-        ("KUAISHOU_APP_KEY", APP_KEY),
-        ("KUAISHOU_APP_SECRET", APP_SECRET),
-        ("KUAISHOU_SIGN_SECRET", SIGN_SECRET),
-        ("KUAISHOU_BASE_URL", base.as_str()),
-    ];
-    let server = Server::start_with(&store, &env).await;
+    let env = platform_env(&base);
+    let server = start(&store, &env).await;
     let root = server.root_token().await;
     let (_, admin) = server.tenant(&root, "sync").await;
-    let st = server
-        .get(
-            "/api/v1/kuaishou/shops/authorize-url?redirect_uri=https://x.example/cb",
-            &admin,
-        )
-        .await
-        .body["state"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let shop = server
-        .call(
-            Method::GET,
-            &format!("/api/v1/kuaishou/oauth/callback?code=code-s&state={st}"),
-            None,
-            None,
-        )
-        .await
-        .body;
-    let id = shop["id"].as_i64().unwrap();
+    let id = authorise(&server, &admin, "code-s").await;
     let path = format!("/api/v1/kuaishou/shops/{id}/sync");
     let sync = || server.call(Method::POST, &path, Some(&admin), None);
 
@@ -62,21 +36,10 @@ async fn order_sync_is_incremental_idempotent_and_survives_a_503_burst() {
     assert_eq!(r.body["orders_written"], 250);
     assert_eq!(r.body["pages"], 3, "pages of 100");
     let count = || async {
-        let db = sea_orm::Database::connect(store.direct_url())
-            .await
-            .unwrap();
-        use sea_orm::{ConnectionTrait, Statement};
-        let row = db
-            .query_one(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM kuaishou_orders",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let n: i64 = row.try_get("", "n").unwrap();
-        db.close().await.ok();
-        n
+        let rows = store
+            .rows("SELECT COUNT(*) AS n FROM kuaishou_orders")
+            .await;
+        rows[0].try_get::<i64>("", "n").unwrap()
     };
     assert_eq!(count().await, 250);
 

@@ -9,10 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::kuaishou::{
-    authorise, eventually, fake, order, platform_env, start, Platform, Shared, APP_KEY, APP_SECRET,
-    SIGN_SECRET,
-};
+use crate::kuaishou::{authorise, eventually, fake, order, platform_env, start, Platform, Shared};
 use crate::support::{Server, Store};
 
 #[tokio::test]
@@ -26,39 +23,13 @@ async fn message_push_is_verified_decrypted_stored_once_and_scoped_to_the_shop_t
     }));
     let base = fake(state.clone()).await;
     let store = Store::new().await;
-    let server = Server::start_with(
-        &store,
-        &[
-            ("KUAISHOU_APP_KEY", APP_KEY),
-            ("KUAISHOU_APP_SECRET", APP_SECRET),
-            ("KUAISHOU_SIGN_SECRET", SIGN_SECRET),
-            ("KUAISHOU_BASE_URL", &base),
-            ("KUAISHOU_WEBHOOK_SECRET", "push-secret"),
-            ("KUAISHOU_MSG_SECRET", &b64.encode(msg_key)),
-        ],
-    )
-    .await;
+    let mut env = platform_env(&base);
+    env.push(("KUAISHOU_WEBHOOK_SECRET", "push-secret".into()));
+    env.push(("KUAISHOU_MSG_SECRET", b64.encode(msg_key)));
+    let server = start(&store, &env).await;
     let root = server.root_token().await;
     let (_, admin) = server.tenant(&root, "push").await;
-    let st = server
-        .get(
-            "/api/v1/kuaishou/shops/authorize-url?redirect_uri=https://x.example/cb",
-            &admin,
-        )
-        .await
-        .body["state"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = server
-        .call(
-            Method::GET,
-            &format!("/api/v1/kuaishou/oauth/callback?code=code-9&state={st}"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    authorise(&server, &admin, "code-9").await;
 
     let message = json!({ "eventId": "ev-1", "msgId": "msg-1", "openId": "seller-1", "event": "kwaishop_order_paySuccess", "info": "{\"oid\":2419800012345678}", "createTime": 1735689600000_i64 });
     let sealed = cbc::Encryptor::<aes::Aes256>::new_from_slices(&msg_key, &[0u8; 16])

@@ -85,6 +85,18 @@ impl Store {
         }
     }
 
+    /// The rows `sql` selects, read straight from the store's database: what is at
+    /// rest, beside what the API shows.
+    pub async fn rows(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
+        let db = Database::connect(self.direct_url()).await.unwrap();
+        let rows = db
+            .query_all(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap();
+        db.close().await.ok();
+        rows
+    }
+
     /// The URL a test uses to reach the same database directly.
     pub fn direct_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {

@@ -194,3 +194,31 @@ fn the_ocr_command_prints_lines_with_boxes() {
     assert!((12..=24).contains(&bounds[3]), "{bounds:?}");
     assert!(first["confidence"].as_f64().unwrap() > 0.8);
 }
+
+#[test]
+#[ignore = "needs the OCR models: make test-agent"]
+fn loading_fails_at_start_on_a_missing_or_wrong_network() {
+    let models = PathBuf::from(std::env::var("SHOPOPS_TEST_OCR_MODELS").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let error = Ocr::load(dir.path()).err().unwrap().to_string();
+    assert!(error.contains("make models"), "{error}");
+
+    // The recognition network where the detection one belongs: refused at load, not at
+    // the first frame.
+    let recognition = models.join(shopops_agent::ocr::RECOGNITION_MODEL);
+    std::fs::copy(
+        &recognition,
+        dir.path().join(shopops_agent::ocr::RECOGNITION_MODEL),
+    )
+    .unwrap();
+    std::fs::copy(
+        &recognition,
+        dir.path().join(shopops_agent::ocr::DETECTION_MODEL),
+    )
+    .unwrap();
+    let error = format!("{:#}", Ocr::load(dir.path()).err().unwrap());
+    assert!(
+        error.contains(shopops_agent::ocr::DETECTION_MODEL),
+        "{error}"
+    );
+}

@@ -47,11 +47,7 @@ impl Detector {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         // Fail at load, not at the first frame, when the file is no detection network.
         // The plan is not kept: the regions read are seldom this size.
-        let model = tract_onnx::onnx()
-            .model_for_path(path)
-            .with_context(|| format!("loading {}", path.display()))?;
-        super::plan(model, [1, 3, MIN_SIDE as usize, MIN_SIDE as usize])
-            .with_context(|| format!("{}", path.display()))?;
+        super::plan_file(path, [1, 3, MIN_SIDE as usize, MIN_SIDE as usize])?;
         Ok(Self {
             plans: Plans::new(path),
         })

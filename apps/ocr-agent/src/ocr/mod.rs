@@ -148,10 +148,7 @@ impl Plans {
             return Ok(plan.clone());
         }
         // Planned outside the lock: it takes a while and two reads need not wait on it.
-        let model = tract_onnx::onnx()
-            .model_for_path(&self.path)
-            .with_context(|| format!("loading {}", self.path.display()))?;
-        let plan = plan(model, shape).with_context(|| format!("{}", self.path.display()))?;
+        let plan = plan_file(&self.path, shape)?;
         self.keep(shape, plan.clone());
         Ok(plan)
     }
@@ -167,6 +164,14 @@ impl Plans {
     fn cached(&self) -> MutexGuard<'_, HashMap<[usize; 4], Arc<TypedSimplePlan>>> {
         self.plans.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The network in `path` planned for an input of `shape`.
+fn plan_file(path: &Path, shape: [usize; 4]) -> anyhow::Result<Arc<TypedSimplePlan>> {
+    let model = tract_onnx::onnx()
+        .model_for_path(path)
+        .with_context(|| format!("loading {}", path.display()))?;
+    plan(model, shape).with_context(|| format!("{}", path.display()))
 }
 
 /// `model` planned for an input of `shape`.
