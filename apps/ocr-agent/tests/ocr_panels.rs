@@ -97,6 +97,41 @@ const PANELS: [&[Bubble]; 3] = [
     ],
 ];
 
+/// A tall region (600 × 800: the detector runs it in two strips) with lines long enough
+/// to be read in two and three windows.
+const TALL_PANEL: &[Bubble] = &[
+    Bubble {
+        buyer: true,
+        header: "tb_buyer88 10:21:33",
+        text: "你好，我昨天下午拍的那件羊毛大衣什么时候能发货呀，着急穿",
+    },
+    Bubble {
+        buyer: false,
+        header: "店小二 10:22:01",
+        text: "亲，羊毛大衣今天下午四点前会从杭州仓库发出，顺丰包邮",
+    },
+    Bubble {
+        buyer: true,
+        header: "tb_buyer88 10:23:10",
+        text: "Could you also send the receipt to alice@example.com please?",
+    },
+    Bubble {
+        buyer: false,
+        header: "店小二 10:23:40",
+        text: "可以的，电子发票开好后会发到您的邮箱",
+    },
+    Bubble {
+        buyer: true,
+        header: "tb_buyer88 10:25:02",
+        text: "订单号20261202153，收货地址改成浙江省杭州市西湖区文三路100号",
+    },
+    Bubble {
+        buyer: false,
+        header: "店小二 10:25:30",
+        text: "好的，已经帮您修改",
+    },
+];
+
 fn without_spaces(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -106,8 +141,9 @@ fn without_spaces(text: &str) -> String {
 fn chat_panels_are_read_at_98_percent_of_characters() {
     let font = font();
     let (mut expected_chars, mut errors) = (0, 0);
-    for bubbles in PANELS {
-        let panel = render(&font, bubbles, 480, 420, true);
+    let regions = PANELS.map(|bubbles| (bubbles, 480, 420));
+    for (bubbles, width, height) in regions.into_iter().chain([(TALL_PANEL, 600, 800)]) {
+        let panel = render(&font, bubbles, width, height, true);
         let lines = ocr().read(&panel).unwrap();
         // Spaces are not counted: PP-OCR reads the gaps between Latin words loosely.
         let expected: String = bubbles

@@ -29,6 +29,15 @@ const BOX_THRESHOLD: f32 = 0.5;
 const UNCLIP_RATIO: f32 = 1.6;
 const MIN_BOX_SIDE: f32 = 3.0;
 const MAX_CANDIDATES: usize = 1000;
+/// The network runs on at most this many pixels at once (736 × 576): a taller image is
+/// read in horizontal strips. The activations of one run grow with its pixels (about
+/// 85 bytes each), and they were half of the agent's memory when a 600 × 800 region ran
+/// whole (736 × 992, 62 MiB; docs/performance.md).
+const MAX_RUN_PIXELS: usize = 736 * 576;
+/// Adjacent strips overlap by at least this many rows, and each gives the map up to the
+/// middle of the overlap: a pixel's probability then comes from a strip that sees at
+/// least 48 rows (one and a half cells of the network's coarsest, 1/32 scale) beyond it.
+const STRIP_OVERLAP: usize = 96;
 
 /// A text box's corners in the detected image's pixels (`x1`, `y1` excluded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +77,31 @@ impl Detector {
         }
         let resized = imageops::resize(image, net_w, net_h, FilterType::Triangle);
         let (nw, nh) = (net_w as usize, net_h as usize);
-        let input = Tensor::from_shape(&[1, 3, nh, nw], &normalised_bgr(&resized, nw))?;
+        let mut map = vec![0f32; nw * nh];
+        let strips = strips(nw, nh);
+        for (i, strip) in strips.iter().enumerate() {
+            let rows = imageops::crop_imm(&resized, 0, strip.top as u32, net_w, strip.rows as u32);
+            let part = self.probabilities(&rows.to_image())?;
+            // This strip gives the rows from the middle of its overlap with the one
+            // above to the middle of its overlap with the one below.
+            let from = i
+                .checked_sub(1)
+                .map_or(0, |above| (strips[above].bottom() + strip.top) / 2);
+            let to = strips
+                .get(i + 1)
+                .map_or(nh, |next| (next.top + strip.bottom()) / 2);
+            map[from * nw..to * nw]
+                .copy_from_slice(&part[(from - strip.top) * nw..(to - strip.top) * nw]);
+        }
+        let mut boxes = boxes(&map, nw, nh, width, height);
+        sort_reading_order(&mut boxes);
+        Ok(boxes)
+    }
+
+    /// The network's text probability for each pixel of `image` (row-major).
+    fn probabilities(&self, image: &RgbImage) -> anyhow::Result<Vec<f32>> {
+        let (nw, nh) = (image.width() as usize, image.height() as usize);
+        let input = Tensor::from_shape(&[1, 3, nh, nw], &normalised_bgr(image, nw))?;
         let output = self.plans.get([1, 3, nh, nw])?.run(tvec!(input.into()))?;
         let map = output[0].to_plain_array_view::<f32>()?;
         anyhow::ensure!(
@@ -76,13 +109,52 @@ impl Detector {
             "unexpected detection output shape {:?}",
             map.shape()
         );
-        let map = map
+        Ok(map
             .as_slice()
-            .context("detection output is not contiguous")?;
-        let mut boxes = boxes(map, nw, nh, width, height);
-        sort_reading_order(&mut boxes);
-        Ok(boxes)
+            .context("detection output is not contiguous")?
+            .to_vec())
     }
+}
+
+/// Rows `top..top + rows` of the network's input, run at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Strip {
+    top: usize,
+    rows: usize,
+}
+
+impl Strip {
+    fn bottom(&self) -> usize {
+        self.top + self.rows
+    }
+}
+
+/// How an input of `nw × nh` (multiples of 32) is run: whole when it fits
+/// `MAX_RUN_PIXELS`, else in the fewest strips that do, all of one height (one plan),
+/// on rows that are multiples of 32, each overlapping the next by `STRIP_OVERLAP` rows
+/// (the last one, which ends at the bottom, by at least that).
+fn strips(nw: usize, nh: usize) -> Vec<Strip> {
+    // At least 8 cells of the coarsest scale high, however wide the image.
+    let max_rows = (MAX_RUN_PIXELS / nw.max(1) / 32 * 32).max(256);
+    if nh <= max_rows {
+        return vec![Strip { top: 0, rows: nh }];
+    }
+    let count = (nh - STRIP_OVERLAP).div_ceil(max_rows - STRIP_OVERLAP);
+    // As low as `count` strips allow: no more rows run than needed.
+    let rows = (nh + (count - 1) * STRIP_OVERLAP)
+        .div_ceil(count)
+        .next_multiple_of(32)
+        .min(max_rows);
+    let mut strips: Vec<Strip> = (0..)
+        .map(|i| i * (rows - STRIP_OVERLAP))
+        .take_while(|top| top + rows < nh)
+        .map(|top| Strip { top, rows })
+        .collect();
+    strips.push(Strip {
+        top: nh - rows,
+        rows,
+    });
+    strips
 }
 
 /// The boxes of a probability map of `nw × nh`, scaled to an image of `width × height`.
@@ -218,6 +290,29 @@ mod tests {
         // Dilated to x 5..=25, y 2..=8: 20 × 6, mean 0.73; grown by 20·6·1.6 / 52 ≈
         // 3.69, doubled, rounded, the top clamped to the image.
         assert_eq!((b.x0, b.y0, b.x1, b.y1), (3, 0, 57, 23));
+    }
+
+    #[test]
+    fn tall_inputs_run_in_overlapping_strips_of_one_height() {
+        let strip = |top, rows| Strip { top, rows };
+        // A 480 × 420 region (832 × 736 for the network) and a 600 × 800 one (736 × 992).
+        assert_eq!(strips(832, 736), [strip(0, 416), strip(320, 416)]);
+        assert_eq!(strips(736, 992), [strip(0, 544), strip(448, 544)]);
+        // What fits runs whole.
+        assert_eq!(strips(736, 576), [strip(0, 576)]);
+        for (nw, nh) in [(2016, 2016), (736, 1504), (1024, 4000), (736, 608)] {
+            let found = strips(nw, nh);
+            let rows = found[0].rows;
+            assert!(found.iter().all(|s| s.rows == rows && s.top % 32 == 0));
+            assert!(
+                nw * rows <= MAX_RUN_PIXELS || rows == 256,
+                "{nw} × {nh}: {found:?}"
+            );
+            assert_eq!((found[0].top, found.last().unwrap().bottom()), (0, nh));
+            for pair in found.windows(2) {
+                assert!(pair[0].bottom() >= pair[1].top + STRIP_OVERLAP, "{found:?}");
+            }
+        }
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Ocr {
 ///
 /// The network itself is not kept: each plan holds its own optimised copy of the
 /// weights, and the parsed network would be one more (22 MiB for recognition). A new
-/// shape reads the file again (about 0.2 s, once per region size and line width).
+/// shape reads the file again (about 0.2 s, once per region size and window width).
 struct Plans {
     path: PathBuf,
     plans: Mutex<HashMap<[usize; 4], Arc<TypedSimplePlan>>>,

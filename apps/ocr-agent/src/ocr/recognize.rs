@@ -1,5 +1,6 @@
 //! Text recognition: PP-OCRv4's recognition network reads one line, 48 pixels high, as
-//! per-step character probabilities (softmax included), decoded by greedy CTC. Its
+//! character probabilities per 8 columns (softmax included), decoded by greedy CTC; a
+//! long line in windows of 480 columns, joined where both read a blank. Its
 //! 6 623 characters are in the ONNX file's metadata (`character`, one per line); the
 //! class list is the CTC blank, those characters, then a space.
 
@@ -17,6 +18,19 @@ const HEIGHT: usize = 48;
 /// Lines narrower than 320 / 48 of their height are padded to it, as the reference
 /// batches them.
 const MIN_WIDTH: usize = 320;
+/// The network reads at most this many columns at once (a line 48 px high); a wider line
+/// is read in overlapping windows of this width. Each input width is one plan with its
+/// own packed weights (about 11 MiB), so two widths (320 and 480) rather than one per
+/// line length; tract 0.23 plans this network for a symbolic width only once the int32
+/// casts of its reshapes' shapes are read as int64, and that plan runs 11 times slower
+/// (a 960 line: 1.4 s against 0.12 s; its depthwise convolutions and fused element-wise
+/// chains need the width; docs/performance.md).
+const WINDOW: usize = 480;
+/// Adjacent windows share this many columns (12 output steps); the text is
+/// joined inside the shared part, where both windows see the glyphs whole.
+const WINDOW_OVERLAP: usize = 96;
+/// The network gives one output step per this many input columns.
+const STEP: usize = 8;
 /// No screen line is wider than this many heights; wider crops are squeezed.
 const MAX_WIDTH_PER_HEIGHT: usize = 64;
 
@@ -40,20 +54,24 @@ impl Recognizer {
         let mut classes = vec![String::new()];
         classes.extend(characters.value.lines().map(str::to_owned));
         classes.push(" ".into());
-        // The narrowest lines' plan, from the network already read, checks the classes.
+        // The narrowest lines' plan, from the network already read, checks the classes
+        // and the steps per column.
         let shape = [1, 3, HEIGHT, MIN_WIDTH];
         let plan = super::plan(onnx.model_for_proto_model(&proto)?, shape)?;
         let plans = Plans::new(path);
         plans.keep(shape, plan.clone());
-        let outputs = plan
+        let output: Vec<Option<i64>> = plan
             .model()
             .output_fact(0)?
             .shape
-            .last()
-            .and_then(TDim::as_i64);
+            .iter()
+            .map(|d| d.as_i64())
+            .collect();
+        let expected = [1, MIN_WIDTH / STEP, classes.len()].map(|d| i64::try_from(d).ok());
         anyhow::ensure!(
-            outputs == i64::try_from(classes.len()).ok(),
-            "{} has {outputs:?} classes but its metadata lists {}",
+            output == expected,
+            "{} gives {output:?} (batch, steps, classes) for a line of {MIN_WIDTH} columns, \
+             where {expected:?} is expected ({} classes in its metadata)",
             path.display(),
             classes.len()
         );
@@ -66,74 +84,106 @@ impl Recognizer {
         let scaled_width = (HEIGHT * w)
             .div_ceil(h)
             .clamp(1, HEIGHT * MAX_WIDTH_PER_HEIGHT);
-        let input_width = input_width(scaled_width);
         let scaled = imageops::resize(
             line,
             scaled_width as u32,
             HEIGHT as u32,
             FilterType::Triangle,
         );
-        let input = Tensor::from_shape(
-            &[1, 3, HEIGHT, input_width],
-            &normalised_bgr(&scaled, input_width),
-        )?;
+        // Each output step's most likely class and its probability, over the whole line.
+        let mut steps: Vec<(usize, f32)> = Vec::new();
+        for left in windows(scaled_width) {
+            let columns = (scaled_width - left).min(WINDOW);
+            let window = imageops::crop_imm(&scaled, left as u32, 0, columns as u32, HEIGHT as u32);
+            let read = self.best_steps(&window.to_image())?;
+            let first = left / STEP;
+            let join = join_step(&steps, &read, first);
+            steps.truncate(join);
+            steps.extend_from_slice(&read[join - first..]);
+        }
+        Ok(ctc_decode(&steps, &self.classes))
+    }
+
+    /// Each output step's most likely class and its probability, for a line at most
+    /// `WINDOW` columns wide, padded to the next input width.
+    fn best_steps(&self, line: &RgbImage) -> anyhow::Result<Vec<(usize, f32)>> {
+        let width = if line.width() as usize <= MIN_WIDTH {
+            MIN_WIDTH
+        } else {
+            WINDOW
+        };
+        let input = Tensor::from_shape(&[1, 3, HEIGHT, width], &normalised_bgr(line, width))?;
         let output = self
             .plans
-            .get([1, 3, HEIGHT, input_width])?
+            .get([1, 3, HEIGHT, width])?
             .run(tvec!(input.into()))?;
         let probabilities = output[0].to_plain_array_view::<f32>()?;
         anyhow::ensure!(
-            probabilities.ndim() == 3 && probabilities.shape()[2] == self.classes.len(),
+            probabilities.shape() == [1, width / STEP, self.classes.len()],
             "unexpected recognition output shape {:?}",
             probabilities.shape()
         );
-        let steps = probabilities
+        let probabilities = probabilities
             .as_slice()
             .context("recognition output is not contiguous")?;
-        Ok(ctc_decode(steps, &self.classes))
+        Ok(probabilities
+            .chunks_exact(self.classes.len())
+            .map(best_class)
+            .collect())
     }
 }
 
-/// The network's input width for a line scaled to `width`: at least `MIN_WIDTH`, then
-/// the next of a few sizes, each about 1.4 times the last (320, 480, 640, 960, …),
-/// the rest padded with zeros as the reference pads a batch. Each size is one plan
-/// (about 11 MiB of packed weights): tract 0.23 plans this network for a symbolic
-/// width only once the int32 casts of its reshapes' shapes are read as int64, and that
-/// plan runs 11 times slower (a 960 line: 1.4 s against 0.12 s; its depthwise
-/// convolutions and fused element-wise chains need the width). Few sizes, few plans,
-/// at most half of a line's cost wasted on padding; doubling sizes (fewer plans) was
-/// measured 5–20 % slower for no lower peak memory (docs/performance.md).
-fn input_width(width: usize) -> usize {
-    let mut size = MIN_WIDTH;
-    let mut step = 0;
-    while size < width {
-        size = if step % 2 == 0 {
-            size * 3 / 2
-        } else {
-            size * 4 / 3
-        };
-        step += 1;
-    }
-    size
+/// The left columns of the windows a line `width` columns wide is read in: every
+/// `WINDOW − WINDOW_OVERLAP` columns until one reaches the end. The last one is often
+/// narrower, and then read at the narrower input width when it fits.
+fn windows(width: usize) -> Vec<usize> {
+    (0..)
+        .map(|i| i * (WINDOW - WINDOW_OVERLAP))
+        .take_while(|&left| left == 0 || left + WINDOW_OVERLAP < width)
+        .collect()
 }
 
-/// Greedy CTC over softmax outputs: each step's most likely class, repeats collapsed,
-/// blanks dropped; the confidence is the mean of the kept steps' probabilities (0 for
-/// nothing read), as the reference computes it.
-fn ctc_decode(steps: &[f32], classes: &[String]) -> (String, f32) {
+/// Where the steps of a window starting at step `first` take over from those already
+/// read (`steps`, which end inside the window): the step of the shared part nearest its
+/// middle at which both read the CTC blank, so that no character is cut; the middle
+/// itself when there is none. Only the middle half of the shared part is considered:
+/// near its edges one of the two sees glyphs cut by the window's border.
+fn join_step(steps: &[(usize, f32)], read: &[(usize, f32)], first: usize) -> usize {
+    if steps.len() <= first {
+        return first;
+    }
+    let shared = steps.len() - first;
+    let middle = first + shared / 2;
+    let reach = shared / 4;
+    let blank_in_both = |step: usize| steps[step].0 == 0 && read[step - first].0 == 0;
+    (0..=reach)
+        .flat_map(|d| [middle - d, middle + d])
+        .find(|&step| step < steps.len() && blank_in_both(step))
+        .unwrap_or(middle)
+}
+
+/// A step's most likely class and its probability; `>` keeps the first of equal
+/// maxima, like numpy's argmax.
+fn best_class(step: &[f32]) -> (usize, f32) {
+    let mut best = 0;
+    for (class, p) in step.iter().enumerate() {
+        if *p > step[best] {
+            best = class;
+        }
+    }
+    (best, step[best])
+}
+
+/// Greedy CTC over each step's most likely class: repeats collapsed, blanks dropped; the
+/// confidence is the mean of the kept steps' probabilities (0 for nothing read), as the
+/// reference computes it.
+fn ctc_decode(steps: &[(usize, f32)], classes: &[String]) -> (String, f32) {
     let (mut text, mut kept) = (String::new(), Vec::new());
     let mut previous = usize::MAX;
-    for step in steps.chunks_exact(classes.len()) {
-        let mut best = 0;
-        for (class, p) in step.iter().enumerate() {
-            // `>` keeps the first of equal maxima, like numpy's argmax.
-            if *p > step[best] {
-                best = class;
-            }
-        }
+    for &(best, p) in steps {
         if best != 0 && best != previous {
             text.push_str(&classes[best]);
-            kept.push(step[best]);
+            kept.push(p);
         }
         previous = best;
     }
@@ -146,11 +196,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_are_padded_to_a_few_widths() {
-        let widths: Vec<usize> = [1, 320, 321, 480, 500, 700, 1000, 3000]
-            .map(input_width)
-            .to_vec();
-        assert_eq!(widths, [320, 320, 480, 480, 640, 960, 1280, 3840]);
+    fn wide_lines_are_read_in_overlapping_windows() {
+        assert_eq!(windows(1), [0]);
+        assert_eq!(windows(480), [0]);
+        // The second window shares 96 columns and reads the one left over.
+        assert_eq!(windows(481), [0, 384]);
+        assert_eq!(windows(960), [0, 384, 768]);
+        assert_eq!(windows(3072).len(), 8);
+        for width in [481, 700, 1000, 3072] {
+            let lefts = windows(width);
+            assert!(lefts.iter().all(|left| left % STEP == 0));
+            assert!(lefts.last().unwrap() + WINDOW >= width);
+        }
+    }
+
+    #[test]
+    fn windows_are_joined_where_both_read_a_blank() {
+        let (a, b, blank) = ((5, 0.9), (6, 0.8), (0, 0.99));
+        // Steps 0..10 read; the next window starts at step 4 and shares 4..10.
+        let steps = [a, blank, a, blank, b, b, blank, a, blank, b];
+        let read = [b, b, blank, a, a, blank, b, b];
+        // The middle of 4..10 is 7 (a in both); 6 is blank in both, so the join is at 6.
+        assert_eq!(join_step(&steps, &read, 4), 6);
+        // Nothing blank in both near the middle: the middle.
+        let busy = [b; 8];
+        assert_eq!(join_step(&steps, &busy, 4), 7);
+        // The first window, or one that starts after what was read, joins at its start.
+        assert_eq!(join_step(&[], &read, 0), 0);
+        assert_eq!(join_step(&steps, &read, 10), 10);
     }
 
     #[test]
@@ -162,7 +235,7 @@ mod tests {
             step[class] = p;
             step
         };
-        let steps: Vec<f32> = [
+        let steps: Vec<(usize, f32)> = [
             (1, 0.9),
             (1, 0.8),
             (0, 0.99),
@@ -172,12 +245,15 @@ mod tests {
             (0, 0.9),
         ]
         .iter()
-        .flat_map(|(c, p)| one_hot(*c, *p))
+        .map(|(c, p)| best_class(&one_hot(*c, *p)))
         .collect();
+        assert_eq!(steps[3], (1, 0.7));
         let (text, confidence) = ctc_decode(&steps, &classes);
         assert_eq!(text, "好好的");
         // The first step of each run counts, as in the reference: 0.9, 0.7, 0.6.
         assert!((confidence - (0.9 + 0.7 + 0.6) / 3.0).abs() < 1e-6);
-        assert_eq!(ctc_decode(&one_hot(0, 0.9), &classes), (String::new(), 0.0));
+        assert_eq!(ctc_decode(&[(0, 0.9)], &classes), (String::new(), 0.0));
+        // Equal maxima: the first class, as numpy's argmax.
+        assert_eq!(best_class(&[0.25; 4]), (0, 0.25));
     }
 }
