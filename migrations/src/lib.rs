@@ -22,6 +22,7 @@ mod m20261202_000016_cs_knowledge_base;
 mod m20261202_000017_cs_conversations;
 mod m20261202_000018_gateway;
 mod m20261202_000019_kernel_audit_linked_after_commit;
+mod m20261203_000020_points_live_lots_index;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_cs_conversations::Migration),
             Box::new(m20261202_000018_gateway::Migration),
             Box::new(m20261202_000019_kernel_audit_linked_after_commit::Migration),
+            Box::new(m20261203_000020_points_live_lots_index::Migration),
         ]
     }
 }

@@ -179,6 +179,32 @@ async fn spends_use_the_earliest_expiring_points_and_expiry_removes_the_rest() {
 }
 
 #[tokio::test]
+async fn a_reversed_earn_takes_back_its_own_lot_first() {
+    let (_store, server, admin) = setup(&[]).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let mut entries = Vec::new();
+    for (points, expires) in [(100, Value::Null), (50, json!(soon))] {
+        let r = server.post("/api/v1/points/earn", &admin, json!({ "member_id": "r", "points_amount": points, "category": "login", "expires_at": expires })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        entries.push(r.body["entry_id"].as_i64().unwrap());
+    }
+    let rev = server
+        .post(
+            &format!("/api/v1/points/entries/{}/reverse", entries[0]),
+            &admin,
+            json!({ "reason": "order refunded" }),
+        )
+        .await;
+    assert_eq!(rev.status, 201, "{}", rev.body);
+    // The 100 came out of the reversed earn's own lot, not out of the lot that expires
+    // first: the 50 expiring tomorrow are all still there.
+    let p = profile(&server, &admin, "r").await;
+    assert_eq!(p["total_points"], 50);
+    assert_eq!(p["expiring_soon"]["points"], 50);
+    assert_consistent(&server, &admin).await;
+}
+
+#[tokio::test]
 async fn levels_promote_on_earn_and_edits_are_visible_at_once() {
     let (_store, server, admin) = setup(&[]).await;
     let silver = server

@@ -319,24 +319,43 @@ pub async fn consume_lots<C: ConnectionTrait>(
     points: i64,
     prefer_entry: Option<i64>,
 ) -> Result<i64, DbErr> {
-    if points <= 0 {
-        return Ok(0);
+    let mut left = points;
+    if let Some(entry) = prefer_entry {
+        let sql = "SELECT id, remaining_points FROM points_lots \
+                   WHERE profile_id = $1 AND tenant_id = $2 AND entry_id = $3 AND remaining_points > 0 \
+                   ORDER BY id ASC LIMIT 16";
+        left = take_from_lots(
+            db,
+            sql,
+            vec![profile_id.into(), tenant.into(), entry.into()],
+            left,
+        )
+        .await?;
     }
-    let preferred = prefer_entry.unwrap_or(-1);
-    // A page at a time: a member who earns often holds thousands of small lots, and a
-    // spend needs the first few. Every lot of a page but the last one touched is
-    // emptied, so the next page (remaining > 0) starts where this one ended.
-    let sql = "SELECT id, remaining_points FROM points_lots WHERE profile_id = $1 AND tenant_id = $3 AND remaining_points > 0 \
-               ORDER BY CASE WHEN entry_id = $2 THEN 0 ELSE 1 END, expires_at ASC NULLS LAST, id ASC LIMIT 16";
+    // In the order of the partial index `ix_points_lots_live` (migration 000020), so a
+    // spend reads its first lots from the index instead of sorting every live lot.
+    let sql = "SELECT id, remaining_points FROM points_lots \
+               WHERE profile_id = $1 AND tenant_id = $2 AND remaining_points > 0 \
+               ORDER BY expires_at ASC NULLS LAST, id ASC LIMIT 16";
+    left = take_from_lots(db, sql, vec![profile_id.into(), tenant.into()], left).await?;
+    Ok(points - left)
+}
+
+/// Takes up to `points` from the lots `sql` pages through (id and remaining points, 16
+/// at a time, live lots only, in the order to consume them); returns what is left.
+///
+/// A page at a time: a member who earns often holds thousands of small lots, and a
+/// spend needs the first few. Every lot of a page but the last one touched is emptied,
+/// so the next page (remaining > 0) starts where this one ended.
+async fn take_from_lots<C: ConnectionTrait>(
+    db: &C,
+    sql: &str,
+    params: Vec<Value>,
+    points: i64,
+) -> Result<i64, DbErr> {
     let mut left = points;
     while left > 0 {
-        let rows = db
-            .query_all(stmt(
-                db,
-                sql,
-                vec![profile_id.into(), preferred.into(), tenant.into()],
-            ))
-            .await?;
+        let rows = db.query_all(stmt(db, sql, params.clone())).await?;
         if rows.is_empty() {
             break;
         }
@@ -356,7 +375,7 @@ pub async fn consume_lots<C: ConnectionTrait>(
             }
         }
     }
-    Ok(points - left)
+    Ok(left)
 }
 
 /// Claims a lot past its expiry: sets its remainder to 0 if it still is `remaining`.
