@@ -81,7 +81,11 @@ impl Detector {
         let strips = strips(nw, nh);
         for (i, strip) in strips.iter().enumerate() {
             let rows = imageops::crop_imm(&resized, 0, strip.top as u32, net_w, strip.rows as u32);
-            let part = self.probabilities(&rows.to_image())?;
+            let output = self.probabilities(&rows.to_image())?;
+            let view = output.to_plain_array_view::<f32>()?;
+            let part = view
+                .as_slice()
+                .context("detection output is not contiguous")?;
             // This strip gives the rows from the middle of its overlap with the one
             // above to the middle of its overlap with the one below.
             let from = i
@@ -98,21 +102,18 @@ impl Detector {
         Ok(boxes)
     }
 
-    /// The network's text probability for each pixel of `image` (row-major).
-    fn probabilities(&self, image: &RgbImage) -> anyhow::Result<Vec<f32>> {
+    /// The network's text probability for each pixel of `image` (`[1, 1, h, w]`).
+    fn probabilities(&self, image: &RgbImage) -> anyhow::Result<TValue> {
         let (nw, nh) = (image.width() as usize, image.height() as usize);
         let input = Tensor::from_shape(&[1, 3, nh, nw], &normalised_bgr(image, nw))?;
-        let output = self.plans.get([1, 3, nh, nw])?.run(tvec!(input.into()))?;
-        let map = output[0].to_plain_array_view::<f32>()?;
+        let mut output = self.plans.get([1, 3, nh, nw])?.run(tvec!(input.into()))?;
+        let map = output.swap_remove(0);
         anyhow::ensure!(
             map.shape() == [1, 1, nh, nw],
             "unexpected detection output shape {:?}",
             map.shape()
         );
-        Ok(map
-            .as_slice()
-            .context("detection output is not contiguous")?
-            .to_vec())
+        Ok(map)
     }
 }
 
