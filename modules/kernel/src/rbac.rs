@@ -5,6 +5,11 @@
 //! superadmins). Each replica builds a casbin enforcer from those rows and swaps it in
 //! whole; a change anywhere writes a new `rbac_version`, which every replica polls, so
 //! a role granted on one replica is enforced by all within `rbac_reload_secs`.
+//!
+//! Every authorised request asks for one decision. casbin evaluates its matcher as a
+//! script (rhai) each time, so each snapshot remembers its decisions: a snapshot never
+//! changes, and a policy change brings a new snapshot with an empty memory, so a
+//! remembered decision never outlives the policies it was made from.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -42,9 +47,15 @@ e = some(where (p.eft == allow))
 m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && r.obj == p.obj && r.act == p.act
 "#;
 
+/// Decisions a snapshot remembers: (user, tenant, permission) → allowed. Bounded, so
+/// a stream of made-up permissions cannot grow it without limit.
+type Decisions = moka::sync::Cache<(i64, i64, String), bool>;
+const REMEMBERED_DECISIONS: u64 = 10_000;
+
 struct Snapshot {
     version: String,
     enforcer: Enforcer,
+    decisions: Decisions,
     role_permissions: HashMap<String, BTreeSet<String>>,
     user_roles: HashMap<i64, BTreeSet<String>>,
 }
@@ -105,10 +116,17 @@ impl Rbac {
         let Some((obj, act)) = permission.split_once(':') else {
             return false;
         };
-        self.snapshot()
+        let snapshot = self.snapshot();
+        let key = (user_id, tenant_id, permission.to_string());
+        if let Some(allowed) = snapshot.decisions.get(&key) {
+            return allowed;
+        }
+        let allowed = snapshot
             .enforcer
             .enforce((subject(user_id), domain(tenant_id), obj, act))
-            .unwrap_or(false)
+            .unwrap_or(false);
+        snapshot.decisions.insert(key, allowed);
+        allowed
     }
 
     pub fn roles_of(&self, user_id: i64) -> Vec<String> {
@@ -254,6 +272,7 @@ async fn build(db: &DatabaseConnection) -> Result<Snapshot, DbErr> {
     Ok(Snapshot {
         version,
         enforcer,
+        decisions: Decisions::new(REMEMBERED_DECISIONS),
         role_permissions,
         user_roles,
     })
@@ -293,5 +312,35 @@ mod tests {
             .permissions_of_role("viewer")
             .contains(&"audit:read".to_string()));
         assert_ne!(db::get_setting(&db, VERSION_KEY).await.unwrap(), version);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_decision_does_not_outlive_a_role_change() {
+        use sea_orm::{ActiveModelTrait, ModelTrait, Set};
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let grants = crate::module::Declarations::of(&[]).grants();
+        sync_grants(&db, &grants).await.unwrap();
+        let row = user_role::ActiveModel {
+            user_id: Set(7),
+            role: Set("viewer".into()),
+            tenant_id: Set(3),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        bump_version(&db).await.unwrap();
+        let rbac = Rbac::load(&db).await.unwrap();
+        for _ in 0..2 {
+            assert!(rbac.allows(7, 3, "audit:read"), "granted by the role");
+            assert!(!rbac.allows(7, 4, "audit:read"), "another tenant");
+            assert!(!rbac.allows(7, 3, "users:delete"), "not a viewer's");
+            assert!(!rbac.allows(7, 3, "no-colon"), "malformed");
+        }
+        // The role goes: the next snapshot decides afresh.
+        row.delete(&db).await.unwrap();
+        bump_version(&db).await.unwrap();
+        assert!(rbac.reload_if_changed(&db).await.unwrap());
+        assert!(!rbac.allows(7, 3, "audit:read"));
     }
 }
