@@ -14,6 +14,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod cli;
+mod connections;
 mod contract;
 mod cs_embeddings;
 mod cs_kb;

@@ -30,6 +30,7 @@ pub(super) struct Defaults {
     workers: usize,
     request_timeout_secs: u64,
     header_read_timeout_secs: u64,
+    keep_alive_secs: u64,
     max_uri_bytes: usize,
     max_header_bytes: usize,
     shutdown_delay_secs: u64,
@@ -92,6 +93,10 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     workers: 0,
     request_timeout_secs: 60,
     header_read_timeout_secs: 5,
+    // Longer than the idle timeout of the load balancers in front of us (AWS ALB and
+    // ingress-nginx: 60 s), so they, not we, close idle connections: a connection we
+    // close while they still count it as open turns their next request into a 502.
+    keep_alive_secs: 75,
     max_uri_bytes: 8 * 1024,
     max_header_bytes: 32 * 1024,
     shutdown_delay_secs: 0,

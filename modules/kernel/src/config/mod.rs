@@ -89,6 +89,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Time a client has to send the request head.
     pub header_read_timeout_secs: u64,
+    /// How long an idle connection is kept open for the client's next request; 0
+    /// closes each connection after its answer.
+    pub keep_alive_secs: u64,
     /// Longest request line (method, path and query); longer is 414 `URI_TOO_LONG`.
     pub max_uri_bytes: usize,
     /// Largest request head (request line and headers); larger is 431.

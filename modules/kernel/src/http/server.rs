@@ -4,7 +4,7 @@
 //!
 //! This is what `actix_web::HttpServer` does (`listen` + `HttpService`), with the one
 //! step it cannot take: wrapping the accepted stream. Settings as in the config:
-//! workers, header read timeout, graceful stop with `shutdown_grace_secs`.
+//! workers, header read timeout, keep-alive, graceful stop with `shutdown_grace_secs`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -59,6 +59,8 @@ where
         head: config.max_header_bytes,
     };
     let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    // actix's default is 5 s; 0 turns into "one request per connection".
+    let keep_alive = Duration::from_secs(config.keep_alive_secs);
     let render = Arc::new(move |refusal: Refusal| {
         let error = refusal_error(refusal, limits);
         refusal_bytes(&error, &settings)
@@ -75,6 +77,7 @@ where
                 async move { shutdown.notified().await }
             })
             .client_request_timeout(header_timeout)
+            .keep_alive(keep_alive)
             .local_addr(addr)
             // Nothing here reads the app's host or scheme from this config: the
             // redirect and callback URLs we publish are configured explicitly.
