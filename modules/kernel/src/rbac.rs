@@ -47,8 +47,9 @@ e = some(where (p.eft == allow))
 m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && r.obj == p.obj && r.act == p.act
 "#;
 
-/// Decisions a snapshot remembers: (user, tenant, permission) → allowed. Bounded, so
-/// a stream of made-up permissions cannot grow it without limit.
+/// Decisions a snapshot remembers: (user, tenant, permission) → allowed. Bounded, as
+/// users and tenants are many: the least used decisions go first and are decided again
+/// by casbin when asked.
 type Decisions = moka::sync::Cache<(i64, i64, String), bool>;
 const REMEMBERED_DECISIONS: u64 = 10_000;
 
