@@ -52,6 +52,9 @@ async fn storage_fails_over_presigns_and_captcha_recognises() {
         &[
             ("INTEGRATIONS_CONFIG", config),
             ("INTEGRATIONS_RELOAD_SECS", "1".into()),
+            // COS's circuit opens while it is down; it must try again within the 30 s
+            // the test waits for it, not after the default 30 s (that raced: CI failed).
+            ("SHOPOPS_BREAKER_OPEN_SECS", "2".into()),
         ],
     )
     .await;
